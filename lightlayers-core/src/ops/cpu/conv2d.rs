@@ -1,0 +1,379 @@
+//! Convolution kernels on contiguous NCHW memory: im2col + gemm for dense channel mixing, direct
+//! loops for depthwise convolutions, rayon over the images of a batch.
+//!
+//! Reductions over the batch (weight and bias gradients) are summed per fixed chunk of images
+//! and then in chunk order, so results are bit-for-bit reproducible whatever the thread count.
+
+use rayon::prelude::*;
+
+use super::gemm::{matmul, MatMut, MatRef};
+use super::window::valid_outputs;
+use crate::ops::geometry::ConvGeometry;
+use crate::Element;
+
+/// Images per reduction chunk of the weight gradient.
+const CHUNK_IMAGES: usize = 4;
+
+/// Fills `cols` ((C·KH·KW) × (OH·OW), row-major) with the input patches of one image.
+fn im2col<E: Element>(g: &ConvGeometry, x: &[E], cols: &mut [E]) {
+    let p = g.out_area();
+    let ka = g.kernel_area();
+    for c in 0..g.in_channels {
+        let plane = &x[c * g.in_area()..(c + 1) * g.in_area()];
+        for ky in 0..g.kernel_h {
+            let (oy_lo, oy_hi) = valid_outputs(g.out_h, g.in_h, ky, g.pad_top, g.stride);
+            for kx in 0..g.kernel_w {
+                let (ox_lo, ox_hi) = valid_outputs(g.out_w, g.in_w, kx, g.pad_left, g.stride);
+                let row = &mut cols[(c * ka + ky * g.kernel_w + kx) * p..][..p];
+                for oy in 0..g.out_h {
+                    let out_row = &mut row[oy * g.out_w..(oy + 1) * g.out_w];
+                    if oy < oy_lo || oy >= oy_hi {
+                        out_row.fill(E::zero());
+                        continue;
+                    }
+                    let iy = oy * g.stride + ky - g.pad_top;
+                    let in_row = &plane[iy * g.in_w..(iy + 1) * g.in_w];
+                    out_row[..ox_lo].fill(E::zero());
+                    out_row[ox_hi..].fill(E::zero());
+                    let ix0 = ox_lo * g.stride + kx - g.pad_left;
+                    if g.stride == 1 {
+                        out_row[ox_lo..ox_hi].copy_from_slice(&in_row[ix0..ix0 + (ox_hi - ox_lo)]);
+                    } else {
+                        for (o, v) in out_row[ox_lo..ox_hi].iter_mut().enumerate() {
+                            *v = in_row[ix0 + o * g.stride];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds the column gradients of one image back onto its input gradient.
+fn col2im_add<E: Element>(g: &ConvGeometry, cols: &[E], grad_x: &mut [E]) {
+    let p = g.out_area();
+    let ka = g.kernel_area();
+    for c in 0..g.in_channels {
+        let plane = &mut grad_x[c * g.in_area()..(c + 1) * g.in_area()];
+        for ky in 0..g.kernel_h {
+            let (oy_lo, oy_hi) = valid_outputs(g.out_h, g.in_h, ky, g.pad_top, g.stride);
+            for kx in 0..g.kernel_w {
+                let (ox_lo, ox_hi) = valid_outputs(g.out_w, g.in_w, kx, g.pad_left, g.stride);
+                let row = &cols[(c * ka + ky * g.kernel_w + kx) * p..][..p];
+                for oy in oy_lo..oy_hi {
+                    let iy = oy * g.stride + ky - g.pad_top;
+                    let in_row = &mut plane[iy * g.in_w..(iy + 1) * g.in_w];
+                    let src = &row[oy * g.out_w + ox_lo..oy * g.out_w + ox_hi];
+                    let ix0 = ox_lo * g.stride + kx - g.pad_left;
+                    for (o, &v) in src.iter().enumerate() {
+                        in_row[ix0 + o * g.stride] += v;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Depthwise-style direct convolution of one image (one input channel per group):
+/// `y[f] += w[f] ⋆ x[f / group_out]`.
+fn depthwise_forward<E: Element>(g: &ConvGeometry, x: &[E], w: &[E], y: &mut [E]) {
+    let ka = g.kernel_area();
+    let fg = g.group_out();
+    for f in 0..g.out_channels {
+        let plane = &x[(f / fg) * g.in_area()..][..g.in_area()];
+        let out = &mut y[f * g.out_area()..][..g.out_area()];
+        for ky in 0..g.kernel_h {
+            let (oy_lo, oy_hi) = valid_outputs(g.out_h, g.in_h, ky, g.pad_top, g.stride);
+            for kx in 0..g.kernel_w {
+                let (ox_lo, ox_hi) = valid_outputs(g.out_w, g.in_w, kx, g.pad_left, g.stride);
+                let wv = w[f * ka + ky * g.kernel_w + kx];
+                for oy in oy_lo..oy_hi {
+                    let iy = oy * g.stride + ky - g.pad_top;
+                    let in_row = &plane[iy * g.in_w..(iy + 1) * g.in_w];
+                    let out_row = &mut out[oy * g.out_w + ox_lo..oy * g.out_w + ox_hi];
+                    let ix0 = ox_lo * g.stride + kx - g.pad_left;
+                    if g.stride == 1 {
+                        for (o, i) in out_row.iter_mut().zip(&in_row[ix0..]) {
+                            *o = *o + wv * *i;
+                        }
+                    } else {
+                        for (n, o) in out_row.iter_mut().enumerate() {
+                            *o = *o + wv * in_row[ix0 + n * g.stride];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Backward of [`depthwise_forward`] for one image: input gradient (if asked) and this image's
+/// weight-gradient contribution, both accumulated.
+fn depthwise_backward<E: Element>(
+    g: &ConvGeometry,
+    x: &[E],
+    w: &[E],
+    grad_y: &[E],
+    mut grad_x: Option<&mut [E]>,
+    grad_w: &mut [E],
+) {
+    let ka = g.kernel_area();
+    let fg = g.group_out();
+    for f in 0..g.out_channels {
+        let c = f / fg;
+        let plane = &x[c * g.in_area()..][..g.in_area()];
+        let gy = &grad_y[f * g.out_area()..][..g.out_area()];
+        for ky in 0..g.kernel_h {
+            let (oy_lo, oy_hi) = valid_outputs(g.out_h, g.in_h, ky, g.pad_top, g.stride);
+            for kx in 0..g.kernel_w {
+                let (ox_lo, ox_hi) = valid_outputs(g.out_w, g.in_w, kx, g.pad_left, g.stride);
+                let k = f * ka + ky * g.kernel_w + kx;
+                let wv = w[k];
+                let mut acc = E::zero();
+                for oy in oy_lo..oy_hi {
+                    let iy = oy * g.stride + ky - g.pad_top;
+                    let gy_row = &gy[oy * g.out_w + ox_lo..oy * g.out_w + ox_hi];
+                    let ix0 = ox_lo * g.stride + kx - g.pad_left;
+                    let in_row = &plane[iy * g.in_w..(iy + 1) * g.in_w];
+                    for (n, &d) in gy_row.iter().enumerate() {
+                        acc = acc + d * in_row[ix0 + n * g.stride];
+                    }
+                    if let Some(gx) = grad_x.as_deref_mut() {
+                        let gx_row = &mut gx[c * g.in_area() + iy * g.in_w..][..g.in_w];
+                        for (n, &d) in gy_row.iter().enumerate() {
+                            let v = &mut gx_row[ix0 + n * g.stride];
+                            *v = *v + wv * d;
+                        }
+                    }
+                }
+                grad_w[k] = grad_w[k] + acc;
+            }
+        }
+    }
+}
+
+/// Whether a geometry takes the direct depthwise path instead of im2col + gemm.
+fn is_depthwise(g: &ConvGeometry) -> bool {
+    g.group_in() == 1 && g.groups > 1
+}
+
+/// Forward convolution of a whole batch: `y = act(w ⋆ x + b)`.
+///
+/// `x`: B×C×H×W, `w`: F×(C/G)×KH×KW, `bias`: F, `y`: B×F×OH×OW (overwritten).
+pub fn conv2d_forward<E: Element>(
+    g: &ConvGeometry,
+    x: &[E],
+    w: &[E],
+    bias: Option<&[E]>,
+    relu: bool,
+    y: &mut [E],
+) {
+    let (in_len, out_len) = (g.in_channels * g.in_area(), g.out_channels * g.out_area());
+    assert_eq!(x.len(), g.batch * in_len, "conv2d: input length");
+    assert_eq!(y.len(), g.batch * out_len, "conv2d: output length");
+    assert_eq!(
+        w.len(),
+        g.out_channels * g.group_in() * g.kernel_area(),
+        "conv2d: weight length"
+    );
+    let p = g.out_area();
+    let rows = g.group_in() * g.kernel_area();
+    let scratch = if g.is_pointwise() || is_depthwise(g) {
+        0
+    } else {
+        g.in_channels * g.kernel_area() * p
+    };
+    y.par_chunks_mut(out_len)
+        .zip(x.par_chunks(in_len))
+        .for_each_init(
+            || vec![E::zero(); scratch],
+            |cols, (y, x)| {
+                if is_depthwise(g) {
+                    y.fill(E::zero());
+                    depthwise_forward(g, x, w, y);
+                } else {
+                    let cols: &[E] = if g.is_pointwise() {
+                        x
+                    } else {
+                        im2col(g, x, cols);
+                        cols
+                    };
+                    let (fg, gs) = (g.group_out(), g.groups);
+                    for grp in 0..gs {
+                        matmul(
+                            MatMut::row_major(&mut y[grp * fg * p..(grp + 1) * fg * p], fg, p),
+                            MatRef::row_major(&w[grp * fg * rows..(grp + 1) * fg * rows], fg, rows),
+                            MatRef::row_major(&cols[grp * rows * p..(grp + 1) * rows * p], rows, p),
+                            false,
+                        );
+                    }
+                }
+                finish_output(y, p, bias, relu);
+            },
+        );
+}
+
+/// Adds the bias per channel and applies the fused ReLU in one pass.
+fn finish_output<E: Element>(y: &mut [E], plane: usize, bias: Option<&[E]>, relu: bool) {
+    for (f, out) in y.chunks_mut(plane).enumerate() {
+        let b = bias.map_or(E::zero(), |b| b[f]);
+        if relu {
+            out.iter_mut().for_each(|v| *v = (*v + b).max(E::zero()));
+        } else if bias.is_some() {
+            out.iter_mut().for_each(|v| *v = *v + b);
+        }
+    }
+}
+
+/// Gradients of [`conv2d_forward`], accumulated (`+=`) into the given buffers.
+///
+/// `grad_y` is the gradient at the output; when the forward fused a ReLU, the caller passes
+/// it already masked (zero where the output was zero).
+pub fn conv2d_backward<E: Element>(
+    g: &ConvGeometry,
+    x: &[E],
+    w: &[E],
+    grad_y: &[E],
+    grad_x: Option<&mut [E]>,
+    grad_w: &mut [E],
+    grad_bias: Option<&mut [E]>,
+) {
+    let (in_len, out_len) = (g.in_channels * g.in_area(), g.out_channels * g.out_area());
+    assert_eq!(
+        grad_y.len(),
+        g.batch * out_len,
+        "conv2d backward: output gradient length"
+    );
+    assert_eq!(
+        grad_w.len(),
+        w.len(),
+        "conv2d backward: weight gradient length"
+    );
+    let p = g.out_area();
+    let rows = g.group_in() * g.kernel_area();
+    let (fg, gs) = (g.group_out(), g.groups);
+
+    if let Some(grad_bias) = grad_bias {
+        for (f, gb) in grad_bias.iter_mut().enumerate() {
+            let mut acc = E::zero();
+            for n in 0..g.batch {
+                acc = acc
+                    + grad_y[n * out_len + f * p..][..p]
+                        .iter()
+                        .copied()
+                        .sum::<E>();
+            }
+            *gb = *gb + acc;
+        }
+    }
+
+    let depthwise = is_depthwise(g);
+    let scratch = if g.is_pointwise() || depthwise {
+        0
+    } else {
+        g.in_channels * g.kernel_area() * p
+    };
+    let chunks: Vec<usize> = (0..g.batch.div_ceil(CHUNK_IMAGES)).collect();
+    // Per chunk: its weight-gradient partial sum. Input gradients are per image, disjoint.
+    let mut grad_x_chunks: Vec<Option<&mut [E]>> = match grad_x {
+        Some(gx) => {
+            assert_eq!(
+                gx.len(),
+                g.batch * in_len,
+                "conv2d backward: input gradient length"
+            );
+            gx.chunks_mut(CHUNK_IMAGES * in_len).map(Some).collect()
+        }
+        None => chunks.iter().map(|_| None).collect(),
+    };
+    let partials: Vec<Vec<E>> = chunks
+        .par_iter()
+        .zip(grad_x_chunks.par_iter_mut())
+        .map_init(
+            || (vec![E::zero(); scratch], vec![E::zero(); scratch]),
+            |(cols, grad_cols), (&chunk, grad_x)| {
+                let mut partial = vec![E::zero(); w.len()];
+                let first = chunk * CHUNK_IMAGES;
+                let last = (first + CHUNK_IMAGES).min(g.batch);
+                for n in first..last {
+                    let x = &x[n * in_len..(n + 1) * in_len];
+                    let gy = &grad_y[n * out_len..(n + 1) * out_len];
+                    let gx = grad_x
+                        .as_deref_mut()
+                        .map(|gx| &mut gx[(n - first) * in_len..(n - first + 1) * in_len]);
+                    if depthwise {
+                        depthwise_backward(g, x, w, gy, gx, &mut partial);
+                        continue;
+                    }
+                    let cols: &[E] = if g.is_pointwise() {
+                        x
+                    } else {
+                        im2col(g, x, cols);
+                        cols
+                    };
+                    for grp in 0..gs {
+                        let gy_g = MatRef::row_major(&gy[grp * fg * p..(grp + 1) * fg * p], fg, p);
+                        let cols_g =
+                            MatRef::row_major(&cols[grp * rows * p..(grp + 1) * rows * p], rows, p);
+                        matmul(
+                            MatMut::row_major(
+                                &mut partial[grp * fg * rows..(grp + 1) * fg * rows],
+                                fg,
+                                rows,
+                            ),
+                            gy_g,
+                            cols_g.t(),
+                            true,
+                        );
+                    }
+                    if let Some(gx) = gx {
+                        if g.is_pointwise() {
+                            for grp in 0..gs {
+                                matmul(
+                                    MatMut::row_major(
+                                        &mut gx[grp * rows * p..(grp + 1) * rows * p],
+                                        rows,
+                                        p,
+                                    ),
+                                    MatRef::row_major(
+                                        &w[grp * fg * rows..(grp + 1) * fg * rows],
+                                        fg,
+                                        rows,
+                                    )
+                                    .t(),
+                                    MatRef::row_major(&gy[grp * fg * p..(grp + 1) * fg * p], fg, p),
+                                    true,
+                                );
+                            }
+                        } else {
+                            for grp in 0..gs {
+                                matmul(
+                                    MatMut::row_major(
+                                        &mut grad_cols[grp * rows * p..(grp + 1) * rows * p],
+                                        rows,
+                                        p,
+                                    ),
+                                    MatRef::row_major(
+                                        &w[grp * fg * rows..(grp + 1) * fg * rows],
+                                        fg,
+                                        rows,
+                                    )
+                                    .t(),
+                                    MatRef::row_major(&gy[grp * fg * p..(grp + 1) * fg * p], fg, p),
+                                    false,
+                                );
+                            }
+                            col2im_add(g, grad_cols, gx);
+                        }
+                    }
+                }
+                partial
+            },
+        )
+        .collect();
+    for partial in partials {
+        for (a, b) in grad_w.iter_mut().zip(partial) {
+            *a = *a + b;
+        }
+    }
+}

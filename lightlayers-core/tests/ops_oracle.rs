@@ -1,0 +1,119 @@
+//! The CPU kernels against the composed dfdx reference, on random shapes.
+
+use dfdx::prelude::*;
+use lightlayers_core::ops::{composed, cpu, Conv2dSpec, ConvGeometry, Padding};
+use rand::{rngs::StdRng, Rng, SeedableRng};
+
+type Dev = Cpu;
+
+fn close(a: &[f64], b: &[f64], what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!(
+            (x - y).abs() <= 1e-9 * (1.0 + y.abs()),
+            "{what}[{i}]: {x} vs {y}"
+        );
+    }
+}
+
+#[test]
+fn conv2d_kernels_equal_the_composed_reference() {
+    let dev = Dev::seed_from_u64(7);
+    let mut rng = StdRng::seed_from_u64(11);
+    let mut cases = 0;
+    while cases < 60 {
+        let groups = [1, 1, 2, 3][rng.gen_range(0..4)];
+        let depthwise = rng.gen_bool(0.3);
+        let (cin, cout) = if depthwise {
+            let c = rng.gen_range(1..5);
+            (c, c * rng.gen_range(1..3))
+        } else {
+            (groups * rng.gen_range(1..4), groups * rng.gen_range(1..4))
+        };
+        let groups = if depthwise { cin } else { groups };
+        let k = [1, 3, 5][rng.gen_range(0..3)];
+        let spec = Conv2dSpec::same()
+            .with_stride(rng.gen_range(1..3))
+            .with_padding(if rng.gen_bool(0.7) {
+                Padding::Same
+            } else {
+                Padding::Valid
+            })
+            .with_groups(groups)
+            .with_relu(rng.gen_bool(0.5));
+        let (b, h, w) = (
+            rng.gen_range(1..4),
+            rng.gen_range(1..10),
+            rng.gen_range(1..10),
+        );
+        if spec.padding == Padding::Valid && (h < k || w < k) {
+            continue;
+        }
+        cases += 1;
+        let g = ConvGeometry::new([b, cin, h, w], [cout, cin / groups, k, k], spec);
+        let x: Tensor<(usize, usize, usize, usize), f64, _> = dev
+            .sample_uniform_like(&(b, cin, h, w))
+            .try_sub(0.5)
+            .unwrap();
+        let wt = dev.sample_normal_like(&(cout, cin / groups, k, k));
+        let bias = dev.sample_normal_like(&(cout,));
+        let use_bias = rng.gen_bool(0.7);
+        let r = dev.sample_normal_like(&(b, cout, g.out_h, g.out_w));
+
+        let run = |fast: bool| {
+            let grads = Gradients::leaky();
+            let xt = x.clone().traced(grads);
+            let bias_arg = use_bias.then_some(&bias);
+            let y: Tensor<(usize, usize, usize, usize), f64, _, _> = if fast {
+                cpu::conv2d(xt, &wt, bias_arg, spec).unwrap()
+            } else {
+                composed::conv2d(xt, &wt, bias_arg, spec).unwrap()
+            };
+            let out = y.retaped::<NoneTape>().as_vec();
+            let grads = (y * r.clone()).sum().backward();
+            let gb = if use_bias {
+                grads.get(&bias).as_vec()
+            } else {
+                vec![]
+            };
+            (out, grads.get(&x).as_vec(), grads.get(&wt).as_vec(), gb)
+        };
+        let (fast, slow) = (run(true), run(false));
+        let what = format!("{g:?} relu={}", spec.relu);
+        close(&fast.0, &slow.0, &format!("output {what}"));
+        close(&fast.1, &slow.1, &format!("grad x {what}"));
+        close(&fast.2, &slow.2, &format!("grad w {what}"));
+        close(&fast.3, &slow.3, &format!("grad b {what}"));
+    }
+}
+
+#[test]
+fn max_pool_kernel_equals_the_composed_reference() {
+    let dev = Dev::seed_from_u64(3);
+    let mut rng = StdRng::seed_from_u64(5);
+    for _ in 0..40 {
+        let size = rng.gen_range(1..4);
+        let shape = (
+            rng.gen_range(1..4),
+            rng.gen_range(1..5),
+            rng.gen_range(size..12),
+            rng.gen_range(size..12),
+        );
+        let x: Tensor<(usize, usize, usize, usize), f64, _> = dev.sample_normal_like(&shape);
+        let r = dev.sample_normal_like(&(shape.0, shape.1, shape.2 / size, shape.3 / size));
+        let run = |fast: bool| {
+            let xt = x.leaky_trace();
+            let y: Tensor<(usize, usize, usize, usize), f64, _, _> = if fast {
+                cpu::max_pool2d(xt, size).unwrap()
+            } else {
+                composed::max_pool2d(xt, size).unwrap()
+            };
+            let out = y.retaped::<NoneTape>().as_vec();
+            let grads = (y * r.clone()).sum().backward();
+            (out, grads.get(&x).as_vec())
+        };
+        let (fast, slow) = (run(true), run(false));
+        close(&fast.0, &slow.0, &format!("pool output {shape:?}/{size}"));
+        close(&fast.1, &slow.1, &format!("pool grad {shape:?}/{size}"));
+    }
+}
