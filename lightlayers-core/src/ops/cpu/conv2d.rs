@@ -94,11 +94,11 @@ fn depthwise_forward<E: Element>(g: &ConvGeometry, x: &[E], w: &[E], y: &mut [E]
                     let ix0 = ox_lo * g.stride + kx - g.pad_left;
                     if g.stride == 1 {
                         for (o, i) in out_row.iter_mut().zip(&in_row[ix0..]) {
-                            *o = *o + wv * *i;
+                            *o += wv * *i;
                         }
                     } else {
                         for (n, o) in out_row.iter_mut().enumerate() {
-                            *o = *o + wv * in_row[ix0 + n * g.stride];
+                            *o += wv * in_row[ix0 + n * g.stride];
                         }
                     }
                 }
@@ -136,17 +136,17 @@ fn depthwise_backward<E: Element>(
                     let ix0 = ox_lo * g.stride + kx - g.pad_left;
                     let in_row = &plane[iy * g.in_w..(iy + 1) * g.in_w];
                     for (n, &d) in gy_row.iter().enumerate() {
-                        acc = acc + d * in_row[ix0 + n * g.stride];
+                        acc += d * in_row[ix0 + n * g.stride];
                     }
                     if let Some(gx) = grad_x.as_deref_mut() {
                         let gx_row = &mut gx[c * g.in_area() + iy * g.in_w..][..g.in_w];
                         for (n, &d) in gy_row.iter().enumerate() {
                             let v = &mut gx_row[ix0 + n * g.stride];
-                            *v = *v + wv * d;
+                            *v += wv * d;
                         }
                     }
                 }
-                grad_w[k] = grad_w[k] + acc;
+                grad_w[k] += acc;
             }
         }
     }
@@ -220,7 +220,7 @@ fn finish_output<E: Element>(y: &mut [E], plane: usize, bias: Option<&[E]>, relu
         if relu {
             out.iter_mut().for_each(|v| *v = (*v + b).max(E::zero()));
         } else if bias.is_some() {
-            out.iter_mut().for_each(|v| *v = *v + b);
+            out.iter_mut().for_each(|v| *v += b);
         }
     }
 }
@@ -257,13 +257,12 @@ pub fn conv2d_backward<E: Element>(
         for (f, gb) in grad_bias.iter_mut().enumerate() {
             let mut acc = E::zero();
             for n in 0..g.batch {
-                acc = acc
-                    + grad_y[n * out_len + f * p..][..p]
-                        .iter()
-                        .copied()
-                        .sum::<E>();
+                acc += grad_y[n * out_len + f * p..][..p]
+                    .iter()
+                    .copied()
+                    .sum::<E>();
             }
-            *gb = *gb + acc;
+            *gb += acc;
         }
     }
 
@@ -373,7 +372,7 @@ pub fn conv2d_backward<E: Element>(
         .collect();
     for partial in partials {
         for (a, b) in grad_w.iter_mut().zip(partial) {
-            *a = *a + b;
+            *a += b;
         }
     }
 }

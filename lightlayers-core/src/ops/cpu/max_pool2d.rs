@@ -90,7 +90,7 @@ pub fn max_pool2d_backward<E: Element>(
         .zip(grad_y.par_chunks(out_area).zip(argmax.par_chunks(out_area)))
         .for_each(|(gx, (gy, arg))| {
             for (&d, &i) in gy.iter().zip(arg) {
-                gx[i as usize] = gx[i as usize] + d;
+                gx[i as usize] += d;
             }
         });
 }

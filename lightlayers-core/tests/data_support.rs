@@ -1,0 +1,94 @@
+//! Helpers shared by the `data_*` tests (included with `#[path]`; as a test target of its own it
+//! holds no tests).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A fresh folder under the system's temp folder, removed (with its content) on drop.
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    /// Creates `lightlayers-data-TAG-PID-N-NANOS` in `std::env::temp_dir()`.
+    pub fn new(tag: &str) -> TempDir {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path = std::env::temp_dir().join(format!(
+            "lightlayers-data-{tag}-{}-{n}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir { path }
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A path inside it.
+    pub fn join(&self, rel: &str) -> PathBuf {
+        self.path.join(rel)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// The names of the entries of a folder, sorted.
+pub fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    names.sort();
+    names
+}
+
+/// The shared copy of the real MNIST and Fashion-MNIST files, if this machine has it.
+pub fn shared_data() -> Option<PathBuf> {
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data"));
+    if dir.join("mnist").is_dir() && dir.join("fashion-mnist").is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "note: {} is absent; skipping the test on the real files",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// Deterministic pseudo-random bytes (an LCG), for synthetic images.
+pub fn bytes(n: usize, seed: u32) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(12345);
+    (0..n)
+        .map(|_| {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (state >> 16) as u8
+        })
+        .collect()
+}
+
+/// Asserts that an error's message is one line naming `what`.
+pub fn assert_names(err: &impl std::fmt::Display, what: &Path) {
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&what.display().to_string()),
+        "message does not name {}: {msg}",
+        what.display()
+    );
+    assert!(!msg.contains('\n'), "message is not one line: {msg}");
+}
