@@ -3,6 +3,8 @@
 use dfdx::prelude::*;
 
 use super::param_count::ParamCount;
+use crate::ops::pipeline::{dyn_view, BatchNormState, BnMode, BnParams, DynVec, Stage};
+use crate::ops::Backend;
 use crate::Element;
 
 /// Keras's default `epsilon`.
@@ -108,83 +110,61 @@ impl<const C: usize, E: Element, D: Device<E>> TensorCollection<E, D> for BatchN
     }
 }
 
-impl<const C: usize, E: Element, D: Device<E>> BatchNorm<C, E, D> {
-    /// Training forward over any shape whose channel axis is kept by `Ax`'s reduction.
-    fn train_fwd<S, Ax, T>(
-        &mut self,
-        x: Tensor<S, E, D, T>,
-        unbiased: bool,
-    ) -> Result<Tensor<S, E, D, T>, D::Err>
-    where
-        S: Shape + HasAxes<Ax> + ReduceShapeTo<Rank1<C>, Ax>,
-        Ax: Axes,
-        T: Tape<E, D>,
-    {
-        let shape = *x.shape();
-        let n = <S as HasAxes<Ax>>::size(&shape) as f64;
-        let mean = x.retaped::<T>().try_mean::<Rank1<C>, Ax>()?;
-        let centered = x.try_sub(mean.retaped::<T>().try_broadcast_like(&shape)?)?;
-        let var = centered
-            .retaped::<T>()
-            .try_square()?
-            .try_mean::<Rank1<C>, Ax>()?;
-
-        let keep = self.momentum;
-        self.running_mean.try_axpy(keep, &mean, 1.0 - keep)?;
-        let correction = if unbiased && n > 1.0 {
-            n / (n - 1.0)
-        } else {
-            1.0
-        };
-        self.running_var
-            .try_axpy(keep, &var, (1.0 - keep) * correction)?;
-
-        let std = var.try_add(E::of(self.epsilon))?.try_sqrt()?;
-        let scale = self
-            .scale
-            .retaped::<T>()
-            .try_div(std)?
-            .try_broadcast_like(&shape)?;
-        let bias = self.bias.retaped::<T>().try_broadcast_like(&shape)?;
-        centered.try_mul(scale)?.try_add(bias)
+impl<const C: usize, E: Element, D: Backend<E>> BatchNormState<E, D> for BatchNorm<C, E, D> {
+    fn params(&self) -> BnParams<E, D> {
+        BnParams {
+            scale: dyn_view(&self.scale, (C,)),
+            bias: dyn_view(&self.bias, (C,)),
+            running_mean: dyn_view(&self.running_mean, (C,)),
+            running_var: dyn_view(&self.running_var, (C,)),
+            epsilon: self.epsilon,
+            momentum: self.momentum,
+        }
     }
 
-    /// Inference forward with the moving statistics.
-    fn infer_fwd<S, Ax>(&self, x: Tensor<S, E, D>) -> Result<Tensor<S, E, D>, D::Err>
-    where
-        S: Shape,
-        Ax: Axes,
-        Rank1<C>: BroadcastShapeTo<S, Ax>,
-    {
-        let shape = *x.shape();
-        let std = self
-            .running_var
-            .clone()
-            .try_add(E::of(self.epsilon))?
-            .try_sqrt()?;
-        let scale = self
-            .scale
-            .clone()
-            .try_div(std)?
-            .try_broadcast_like(&shape)?;
-        let mean = self.running_mean.clone().try_broadcast_like(&shape)?;
-        let bias = self.bias.clone().try_broadcast_like(&shape)?;
-        x.try_sub(mean)?.try_mul(scale)?.try_add(bias)
+    fn set_running(&mut self, mean: DynVec<E, D>, var: DynVec<E, D>) -> Result<(), D::Err> {
+        self.running_mean = mean.try_reshape_like(&(Const::<C>,))?;
+        self.running_var = var.try_reshape_like(&(Const::<C>,))?;
+        Ok(())
     }
 }
 
-impl<const C: usize, E: Element, D: Device<E>, B: Dim, H: Dim, W: Dim>
+impl<const C: usize, E: Element, D: Backend<E>> BatchNorm<C, E, D> {
+    /// This layer as a training-mode pipeline stage (batch statistics; moving ones updated).
+    pub fn train_stage(&mut self) -> Stage<'_, E, D> {
+        Stage::BatchNorm(BnMode::Train(self, true))
+    }
+
+    /// This layer as an inference-mode pipeline stage (moving statistics).
+    pub fn infer_stage(&self) -> Stage<'_, E, D> {
+        Stage::BatchNorm(BnMode::Infer(self))
+    }
+
+    /// Runs one batch-norm stage on a batch of any NCHW-like shape.
+    fn run<S: Shape, T: Tape<E, D>>(
+        x: Tensor<S, E, D, T>,
+        dims: (usize, usize, usize, usize),
+        stage: Stage<'_, E, D>,
+    ) -> Result<Tensor<S, E, D, T>, D::Err> {
+        let shape = *x.shape();
+        let y = D::try_pipeline(x.try_reshape_like(&dims)?, &mut [stage])?;
+        y.try_reshape_like(&shape)
+    }
+}
+
+impl<const C: usize, E: Element, D: Backend<E>, B: Dim, H: Dim, W: Dim>
     Module<Tensor<(B, Const<C>, H, W), E, D>> for BatchNorm<C, E, D>
 {
     type Output = Tensor<(B, Const<C>, H, W), E, D>;
     type Error = D::Err;
 
     fn try_forward(&self, x: Tensor<(B, Const<C>, H, W), E, D>) -> Result<Self::Output, D::Err> {
-        self.infer_fwd::<_, Axes3<0, 2, 3>>(x)
+        let [b, c, h, w] = x.shape().concrete();
+        Self::run(x, (b, c, h, w), self.infer_stage())
     }
 }
 
-impl<const C: usize, E: Element, D: Device<E>, B: Dim, H: Dim, W: Dim>
+impl<const C: usize, E: Element, D: Backend<E>, B: Dim, H: Dim, W: Dim>
     ModuleMut<Tensor<(B, Const<C>, H, W), E, D, OwnedTape<E, D>>> for BatchNorm<C, E, D>
 {
     type Output = Tensor<(B, Const<C>, H, W), E, D, OwnedTape<E, D>>;
@@ -194,22 +174,24 @@ impl<const C: usize, E: Element, D: Device<E>, B: Dim, H: Dim, W: Dim>
         &mut self,
         x: Tensor<(B, Const<C>, H, W), E, D, OwnedTape<E, D>>,
     ) -> Result<Self::Output, D::Err> {
-        self.train_fwd::<_, Axes3<0, 2, 3>, _>(x, true)
+        let [b, c, h, w] = x.shape().concrete();
+        Self::run(x, (b, c, h, w), self.train_stage())
     }
 }
 
-impl<const C: usize, E: Element, D: Device<E>, B: Dim> Module<Tensor<(B, Const<C>), E, D>>
+impl<const C: usize, E: Element, D: Backend<E>, B: Dim> Module<Tensor<(B, Const<C>), E, D>>
     for BatchNorm<C, E, D>
 {
     type Output = Tensor<(B, Const<C>), E, D>;
     type Error = D::Err;
 
     fn try_forward(&self, x: Tensor<(B, Const<C>), E, D>) -> Result<Self::Output, D::Err> {
-        self.infer_fwd::<_, Axis<0>>(x)
+        let [b, c] = x.shape().concrete();
+        Self::run(x, (b, c, 1, 1), self.infer_stage())
     }
 }
 
-impl<const C: usize, E: Element, D: Device<E>, B: Dim>
+impl<const C: usize, E: Element, D: Backend<E>, B: Dim>
     ModuleMut<Tensor<(B, Const<C>), E, D, OwnedTape<E, D>>> for BatchNorm<C, E, D>
 {
     type Output = Tensor<(B, Const<C>), E, D, OwnedTape<E, D>>;
@@ -219,6 +201,12 @@ impl<const C: usize, E: Element, D: Device<E>, B: Dim>
         &mut self,
         x: Tensor<(B, Const<C>), E, D, OwnedTape<E, D>>,
     ) -> Result<Self::Output, D::Err> {
-        self.train_fwd::<_, Axis<0>, _>(x, false)
+        let [b, c] = x.shape().concrete();
+        // TensorFlow's non-fused batch norm (vectors) feeds the biased variance to the moving one
+        Self::run(
+            x,
+            (b, c, 1, 1),
+            Stage::BatchNorm(BnMode::Train(self, false)),
+        )
     }
 }

@@ -7,6 +7,7 @@ use dfdx::prelude::*;
 use super::init;
 use super::padding::{PaddingMode, Same};
 use super::param_count::ParamCount;
+use crate::ops::pipeline::{dyn_view, ConvStage, Stage};
 use crate::ops::{self, Backend, Conv2dSpec};
 use crate::Element;
 
@@ -110,6 +111,15 @@ where
         x: Tensor<(B, Const<C>, H, W), E, D, T>,
     ) -> Result<Tensor<(B, Const<F>, Ho, Wo), E, D, T>, D::Err> {
         ops::conv2d(x, &self.weight, Some(&self.bias), Self::SPEC)
+    }
+
+    /// Appends this layer to a pipeline.
+    pub fn push_stages(&self, stages: &mut Vec<Stage<'_, E, D>>) {
+        stages.push(Stage::Conv(ConvStage {
+            weight: dyn_view(&self.weight, (F, C, KS, KS)),
+            bias: Some(dyn_view(&self.bias, (F,))),
+            spec: Self::SPEC,
+        }));
     }
 }
 

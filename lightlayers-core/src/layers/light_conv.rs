@@ -7,6 +7,7 @@ use dfdx::prelude::*;
 use super::init;
 use super::padding::{PaddingMode, Same};
 use super::param_count::ParamCount;
+use crate::ops::pipeline::{dyn_view, ConvStage, Stage};
 use crate::ops::{self, Backend, Conv2dSpec};
 use crate::Element;
 
@@ -157,6 +158,20 @@ where
         let hidden: Tensor<(B, Const<R>, usize, usize), E, D, T> =
             ops::conv2d(x, &self.w1, Some(&self.b1), Self::FIRST_SPEC)?;
         ops::conv2d(hidden, &self.w2, Some(&self.b2), Self::SECOND_SPEC)
+    }
+
+    /// Appends this layer to a pipeline (both convolutions, the ReLU fused into the first).
+    pub fn push_stages(&self, stages: &mut Vec<Stage<'_, E, D>>) {
+        stages.push(Stage::Conv(ConvStage {
+            weight: dyn_view(&self.w1, (R, C, KS, KS)),
+            bias: Some(dyn_view(&self.b1, (R,))),
+            spec: Self::FIRST_SPEC,
+        }));
+        stages.push(Stage::Conv(ConvStage {
+            weight: dyn_view(&self.w2, (F, R, KS, KS)),
+            bias: Some(dyn_view(&self.b2, (F,))),
+            spec: Self::SECOND_SPEC,
+        }));
     }
 
     /// `l2 · (Σw1² + Σw2²)`, on a tape of its own (add it to the loss), or `None` when off.

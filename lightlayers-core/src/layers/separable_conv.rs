@@ -7,6 +7,7 @@ use dfdx::prelude::*;
 use super::init;
 use super::padding::{PaddingMode, Same};
 use super::param_count::ParamCount;
+use crate::ops::pipeline::{dyn_view, ConvStage, Stage};
 use crate::ops::{self, Backend, Conv2dSpec};
 use crate::Element;
 
@@ -128,6 +129,20 @@ where
             Some(&self.bias),
             Conv2dSpec::same(),
         )
+    }
+
+    /// Appends this layer to a pipeline (depthwise, then pointwise).
+    pub fn push_stages(&self, stages: &mut Vec<Stage<'_, E, D>>) {
+        stages.push(Stage::Conv(ConvStage {
+            weight: dyn_view(&self.depthwise, (C, 1, KS, KS)),
+            bias: None,
+            spec: Self::DEPTHWISE_SPEC,
+        }));
+        stages.push(Stage::Conv(ConvStage {
+            weight: dyn_view(&self.pointwise, (F, C, 1, 1)),
+            bias: Some(dyn_view(&self.bias, (F,))),
+            spec: Conv2dSpec::same(),
+        }));
     }
 }
 

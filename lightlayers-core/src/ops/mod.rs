@@ -8,11 +8,13 @@
 pub mod composed;
 pub mod cpu;
 mod geometry;
+pub mod pipeline;
 
 pub use geometry::{conv_output_side, pool_output_side, Conv2dSpec, ConvGeometry, Padding};
 
 use dfdx::prelude::*;
 
+use self::pipeline::{DynMap, Stage};
 use crate::Element;
 
 /// A dfdx device the layers can run on: dfdx's own ops plus this crate's convolution and
@@ -55,6 +57,15 @@ pub trait Backend<E: Element>: Device<E> + DeviceBuildExt {
         Ho: Dim,
         Wo: Dim,
         T: Tape<E, Self>;
+
+    /// Runs a chain of spatial stages as one operation: see [`pipeline`]. The default walks
+    /// the stages with the per-op implementations.
+    fn try_pipeline<T: Tape<E, Self>>(
+        x: DynMap<E, Self, T>,
+        stages: &mut [Stage<'_, E, Self>],
+    ) -> Result<DynMap<E, Self, T>, Self::Err> {
+        pipeline::run_unfused(x, stages)
+    }
 }
 
 impl<E: Element> Backend<E> for Cpu
@@ -80,7 +91,11 @@ where
         Wo: Dim,
         T: Tape<E, Self>,
     {
-        cpu::conv2d(x, weight, bias, spec)
+        if cpu::pipeline::reference_ops() {
+            composed::conv2d(x, weight, bias, spec)
+        } else {
+            cpu::conv2d(x, weight, bias, spec)
+        }
     }
 
     fn try_max_pool2d<B, C, H, W, Ho, Wo, T>(
@@ -96,7 +111,22 @@ where
         Wo: Dim,
         T: Tape<E, Self>,
     {
-        cpu::max_pool2d(x, size)
+        if cpu::pipeline::reference_ops() {
+            composed::max_pool2d(x, size)
+        } else {
+            cpu::max_pool2d(x, size)
+        }
+    }
+
+    fn try_pipeline<T: Tape<E, Self>>(
+        x: DynMap<E, Self, T>,
+        stages: &mut [Stage<'_, E, Self>],
+    ) -> Result<DynMap<E, Self, T>, Self::Err> {
+        if cpu::pipeline::reference_ops() {
+            pipeline::run_unfused(x, stages)
+        } else {
+            cpu::pipeline::pipeline(x, stages)
+        }
     }
 }
 

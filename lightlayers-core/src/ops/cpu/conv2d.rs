@@ -6,6 +6,7 @@
 
 use rayon::prelude::*;
 
+use super::direct_conv::DirectPlan;
 use super::gemm::{matmul, MatMut, MatRef};
 use super::window::valid_outputs;
 use crate::ops::geometry::ConvGeometry;
@@ -176,6 +177,16 @@ pub fn conv2d_forward<E: Element>(
         g.out_channels * g.group_in() * g.kernel_area(),
         "conv2d: weight length"
     );
+    if DirectPlan::<E>::applies(g) {
+        let plan = DirectPlan::forward(g, w);
+        y.par_chunks_mut(out_len)
+            .zip(x.par_chunks(in_len))
+            .for_each_init(
+                || vec![E::zero(); plan.scratch_len()],
+                |scratch, (y, x)| plan.run(x, scratch, bias, relu, false, y),
+            );
+        return;
+    }
     let p = g.out_area();
     let rows = g.group_in() * g.kernel_area();
     let scratch = if g.is_pointwise() || is_depthwise(g) {
@@ -267,6 +278,8 @@ pub fn conv2d_backward<E: Element>(
     }
 
     let depthwise = is_depthwise(g);
+    let direct =
+        (!depthwise && DirectPlan::<E>::applies(g)).then(|| DirectPlan::input_gradient(g, w));
     let scratch = if g.is_pointwise() || depthwise {
         0
     } else {
@@ -289,7 +302,10 @@ pub fn conv2d_backward<E: Element>(
         .par_iter()
         .zip(grad_x_chunks.par_iter_mut())
         .map_init(
-            || (vec![E::zero(); scratch], vec![E::zero(); scratch]),
+            || {
+                let second = direct.as_ref().map_or(scratch, |d| d.scratch_len());
+                (vec![E::zero(); scratch], vec![E::zero(); second])
+            },
             |(cols, grad_cols), (&chunk, grad_x)| {
                 let mut partial = vec![E::zero(); w.len()];
                 let first = chunk * CHUNK_IMAGES;
@@ -326,7 +342,9 @@ pub fn conv2d_backward<E: Element>(
                         );
                     }
                     if let Some(gx) = gx {
-                        if g.is_pointwise() {
+                        if let Some(direct) = &direct {
+                            direct.run(gy, grad_cols, None, false, true, gx);
+                        } else if g.is_pointwise() {
                             for grp in 0..gs {
                                 matmul(
                                     MatMut::row_major(

@@ -1,8 +1,13 @@
 //! Hand-written CPU kernels, registered on dfdx's tape with their own backward passes.
 
+pub mod batch_norm;
 pub mod conv2d;
+mod direct_conv;
 pub(crate) mod gemm;
 pub mod max_pool2d;
+pub mod pipeline;
+pub(crate) mod pool;
+pub(crate) mod simd;
 pub(crate) mod tape;
 mod window;
 

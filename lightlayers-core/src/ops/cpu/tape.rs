@@ -17,6 +17,15 @@ pub(crate) fn read<S: Shape, E: Element, T>(t: &Tensor<S, E, Cpu, T>) -> Vec<E> 
     out
 }
 
+/// The `Vec` inside a `Cpu` gradient buffer.
+///
+/// A function of its own because inside code bounded by `Cpu: Device<E>` the compiler does
+/// not see that `<Cpu as Storage<E>>::Vec` is dfdx's `CachableVec<E>` (which derefs to
+/// `Vec<E>`); here, without that bound, it does.
+pub(crate) fn grad_vec<E: Element>(v: &mut <Cpu as Storage<E>>::Vec) -> &mut Vec<E> {
+    v
+}
+
 /// Moves a tensor's gradient buffer out of dfdx's `Gradients` (allocating zeros if it has none),
 /// leaving an empty buffer in its place; [`put_grad!`] puts it back. This lets a backward
 /// operation hold several gradients at once, mutably, without copies.
@@ -24,14 +33,16 @@ pub(crate) fn read<S: Shape, E: Element, T>(t: &Tensor<S, E, Cpu, T>) -> Vec<E> 
 /// A macro rather than a function because dfdx's ghost tensors cannot be named outside dfdx.
 macro_rules! take_grad {
     ($grads:expr, $tensor:expr) => {
-        std::mem::take(&mut **$grads.get_or_alloc_mut($tensor)?)
+        std::mem::take($crate::ops::cpu::tape::grad_vec(
+            $grads.get_or_alloc_mut($tensor)?,
+        ))
     };
 }
 
 /// Puts back a gradient buffer taken with [`take_grad!`].
 macro_rules! put_grad {
     ($grads:expr, $tensor:expr, $value:expr) => {
-        **$grads.get_or_alloc_mut($tensor)? = $value
+        *$crate::ops::cpu::tape::grad_vec($grads.get_or_alloc_mut($tensor)?) = $value
     };
 }
 

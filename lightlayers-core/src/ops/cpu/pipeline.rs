@@ -1,0 +1,494 @@
+//! The fused CPU executor of a [`Stage`] list: one dfdx tape operation whose forward runs every
+//! stage on recycled buffers (ReLUs fused into the preceding convolution, batch norm or
+//! residual addition) and whose backward walks the stages in reverse.
+
+use dfdx::prelude::*;
+
+use super::batch_norm::{self as bn_kernels, BnGeometry};
+use super::conv2d::{conv2d_backward, conv2d_forward};
+use super::max_pool2d::{max_pool2d_backward, max_pool2d_forward, PoolGeometry};
+use super::pool::pool;
+use super::tape::{put_grad, read, take_grad};
+use crate::ops::geometry::ConvGeometry;
+use crate::ops::pipeline::{BnMode, DynMap, DynVec, Stage};
+use crate::Element;
+
+type Param<E> = Tensor<(usize, usize, usize, usize), E, Cpu>;
+
+thread_local! {
+    static REFERENCE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with this thread's `Cpu` ops (convolution, pooling, pipelines) computed by the
+/// composed dfdx reference instead of the hand-written kernels: how tests compare the two on
+/// whole models.
+pub fn with_reference_ops<R>(f: impl FnOnce() -> R) -> R {
+    let before = REFERENCE.with(|r| r.replace(true));
+    let out = f();
+    REFERENCE.with(|r| r.set(before));
+    out
+}
+
+/// Whether [`with_reference_ops`] is active on this thread.
+pub fn reference_ops() -> bool {
+    REFERENCE.with(|r| r.get())
+}
+
+/// One lowered step; `input`/`output` index the activation arena.
+enum Node<E: Element> {
+    Conv {
+        input: usize,
+        output: usize,
+        g: ConvGeometry,
+        w: Vec<E>,
+        weight: Param<E>,
+        bias: Option<DynVec<E, Cpu>>,
+        relu: bool,
+    },
+    BatchNorm {
+        input: usize,
+        output: usize,
+        g: BnGeometry,
+        mean: Vec<E>,
+        inv_std: Vec<E>,
+        scale_data: Vec<E>,
+        scale: DynVec<E, Cpu>,
+        bias: DynVec<E, Cpu>,
+        relu: bool,
+    },
+    Relu {
+        input: usize,
+        output: usize,
+    },
+    MaxPool {
+        input: usize,
+        output: usize,
+        g: PoolGeometry,
+        argmax: Vec<u32>,
+    },
+    Add {
+        a: usize,
+        b: usize,
+        output: usize,
+        relu: bool,
+    },
+}
+
+/// Activations with their NCHW dims.
+struct Arena<E> {
+    data: Vec<Vec<E>>,
+    dims: Vec<[usize; 4]>,
+}
+
+impl<E: Element> Arena<E> {
+    fn push(&mut self, data: Vec<E>, dims: [usize; 4]) -> usize {
+        self.data.push(data);
+        self.dims.push(dims);
+        self.data.len() - 1
+    }
+
+    fn release(self) {
+        let pool = pool::<E>();
+        self.data.into_iter().for_each(|b| pool.give(b));
+    }
+}
+
+/// Lowers and runs `stages` from activation `input`; returns the output's index.
+fn forward<E: Element>(
+    dev: &Cpu,
+    stages: &mut [Stage<'_, E, Cpu>],
+    mut input: usize,
+    arena: &mut Arena<E>,
+    nodes: &mut Vec<Node<E>>,
+    train: bool,
+) -> Result<usize, CpuError>
+where
+    Cpu: Device<E>,
+{
+    let pool = pool::<E>();
+    let mut i = 0;
+    while i < stages.len() {
+        // a ReLU right after a stage that can apply it is fused into that stage
+        let fuse_relu = matches!(stages.get(i + 1), Some(Stage::Relu))
+            && matches!(
+                stages[i],
+                Stage::Conv(_) | Stage::BatchNorm(_) | Stage::Residual { .. }
+            );
+        let [b, c, h, w] = arena.dims[input];
+        let node = match &mut stages[i] {
+            Stage::Conv(conv) => {
+                let spec = conv.spec.with_relu(conv.spec.relu || fuse_relu);
+                let g = ConvGeometry::new([b, c, h, w], conv.weight.shape().concrete(), spec);
+                let wdata = read(&conv.weight);
+                let bdata = conv.bias.as_ref().map(read);
+                let mut y = pool.take(b * g.out_channels * g.out_area());
+                conv2d_forward(
+                    &g,
+                    &arena.data[input],
+                    &wdata,
+                    bdata.as_deref(),
+                    spec.relu,
+                    &mut y,
+                );
+                let output = arena.push(y, [b, g.out_channels, g.out_h, g.out_w]);
+                Node::Conv {
+                    input,
+                    output,
+                    g,
+                    w: wdata,
+                    weight: conv.weight.clone(),
+                    bias: conv.bias.clone(),
+                    relu: spec.relu,
+                }
+            }
+            Stage::BatchNorm(mode) => {
+                let g = BnGeometry {
+                    batch: b,
+                    channels: c,
+                    area: h * w,
+                };
+                let (p, batch_stats) = match mode {
+                    BnMode::Train(state, unbiased) => {
+                        let p = state.params();
+                        let (mean, var) = bn_kernels::batch_stats(&g, &arena.data[input]);
+                        let n = g.count() as f64;
+                        let correction = if *unbiased && n > 1.0 {
+                            n / (n - 1.0)
+                        } else {
+                            1.0
+                        };
+                        let keep = p.momentum;
+                        let old_mean = read(&p.running_mean);
+                        let old_var = read(&p.running_var);
+                        let new_mean: Vec<E> = old_mean
+                            .iter()
+                            .zip(&mean)
+                            .map(|(&o, &m)| E::of(keep * o.to_f64_lossless() + (1.0 - keep) * m))
+                            .collect();
+                        let new_var: Vec<E> = old_var
+                            .iter()
+                            .zip(&var)
+                            .map(|(&o, &v)| {
+                                E::of(keep * o.to_f64_lossless() + (1.0 - keep) * correction * v)
+                            })
+                            .collect();
+                        state.set_running(
+                            dev.tensor_from_vec(new_mean, (c,)),
+                            dev.tensor_from_vec(new_var, (c,)),
+                        )?;
+                        (p, Some((mean, var)))
+                    }
+                    BnMode::Infer(state) => (state.params(), None),
+                };
+                let scale_data = read(&p.scale);
+                let shift = read(&p.bias);
+                let (mean, var): (Vec<f64>, Vec<f64>) = match batch_stats {
+                    Some(s) => s,
+                    None => (
+                        read(&p.running_mean)
+                            .iter()
+                            .map(|v| v.to_f64_lossless())
+                            .collect(),
+                        read(&p.running_var)
+                            .iter()
+                            .map(|v| v.to_f64_lossless())
+                            .collect(),
+                    ),
+                };
+                let inv_std: Vec<f64> = var.iter().map(|v| 1.0 / (v + p.epsilon).sqrt()).collect();
+                let a: Vec<E> = (0..c)
+                    .map(|k| E::of(scale_data[k].to_f64_lossless() * inv_std[k]))
+                    .collect();
+                let shift: Vec<E> = (0..c)
+                    .map(|k| {
+                        E::of(
+                            shift[k].to_f64_lossless()
+                                - mean[k] * scale_data[k].to_f64_lossless() * inv_std[k],
+                        )
+                    })
+                    .collect();
+                let mut y = pool.take(b * c * h * w);
+                bn_kernels::affine(&g, &arena.data[input], &a, &shift, fuse_relu, &mut y);
+                let output = arena.push(y, [b, c, h, w]);
+                Node::BatchNorm {
+                    input,
+                    output,
+                    g,
+                    mean: mean.iter().map(|&m| E::of(m)).collect(),
+                    inv_std: inv_std.iter().map(|&s| E::of(s)).collect(),
+                    scale_data,
+                    scale: p.scale,
+                    bias: p.bias,
+                    relu: fuse_relu,
+                }
+            }
+            Stage::Relu => {
+                let mut y = pool.take(b * c * h * w);
+                y.iter_mut()
+                    .zip(&arena.data[input])
+                    .for_each(|(y, &x)| *y = x.max(E::zero()));
+                let output = arena.push(y, [b, c, h, w]);
+                Node::Relu { input, output }
+            }
+            Stage::MaxPool(size) => {
+                let g = PoolGeometry {
+                    planes: b * c,
+                    in_h: h,
+                    in_w: w,
+                    size: *size,
+                };
+                let mut y = pool.take(b * c * g.out_h() * g.out_w());
+                let mut argmax = vec![0u32; y.len()];
+                max_pool2d_forward(&g, &arena.data[input], &mut y, &mut argmax);
+                let output = arena.push(y, [b, c, g.out_h(), g.out_w()]);
+                Node::MaxPool {
+                    input,
+                    output,
+                    g,
+                    argmax,
+                }
+            }
+            Stage::Residual { main, shortcut } => {
+                let a = forward(dev, main, input, arena, nodes, train)?;
+                let s = forward(dev, shortcut, input, arena, nodes, train)?;
+                assert_eq!(
+                    arena.dims[a], arena.dims[s],
+                    "residual: branch shapes differ"
+                );
+                let mut y = pool.take(arena.data[a].len());
+                let (xa, xs) = (&arena.data[a], &arena.data[s]);
+                if fuse_relu {
+                    y.iter_mut()
+                        .zip(xa.iter().zip(xs))
+                        .for_each(|(y, (&p, &q))| *y = (p + q).max(E::zero()));
+                } else {
+                    y.iter_mut()
+                        .zip(xa.iter().zip(xs))
+                        .for_each(|(y, (&p, &q))| *y = p + q);
+                }
+                let dims = arena.dims[a];
+                let output = arena.push(y, dims);
+                Node::Add {
+                    a,
+                    b: s,
+                    output,
+                    relu: fuse_relu,
+                }
+            }
+        };
+        input = match &node {
+            Node::Conv { output, .. }
+            | Node::BatchNorm { output, .. }
+            | Node::Relu { output, .. }
+            | Node::MaxPool { output, .. }
+            | Node::Add { output, .. } => *output,
+        };
+        if train {
+            nodes.push(node);
+        }
+        i += if fuse_relu { 2 } else { 1 };
+    }
+    Ok(input)
+}
+
+/// Gradient buffers of the activations, allocated (zeroed) on first use.
+struct Grads<E> {
+    bufs: Vec<Option<Vec<E>>>,
+}
+
+impl<E: Element> Grads<E> {
+    fn get_mut(&mut self, i: usize, len: usize) -> &mut Vec<E> {
+        self.bufs[i].get_or_insert_with(|| pool::<E>().zeroed(len))
+    }
+}
+
+/// Accumulates `delta` into the gradient dfdx holds for parameter `t`.
+fn add_param_grad<S: Shape, E: Element>(
+    grads: &mut Gradients<E, Cpu>,
+    t: &Tensor<S, E, Cpu>,
+    delta: &[E],
+) -> Result<(), CpuError> {
+    let g = super::tape::grad_vec(grads.get_or_alloc_mut(t)?);
+    g.iter_mut().zip(delta).for_each(|(a, &d)| *a += d);
+    Ok(())
+}
+
+fn backward<E: Element>(
+    nodes: &[Node<E>],
+    arena: &Arena<E>,
+    g: &mut Grads<E>,
+    grads: &mut Gradients<E, Cpu>,
+) -> Result<(), CpuError> {
+    let pool = pool::<E>();
+    for node in nodes.iter().rev() {
+        match node {
+            Node::Conv {
+                input,
+                output,
+                g: geom,
+                w,
+                weight,
+                bias,
+                relu,
+            } => {
+                let Some(mut gy) = g.bufs[*output].take() else {
+                    continue;
+                };
+                if *relu {
+                    gy.iter_mut().zip(&arena.data[*output]).for_each(|(d, &y)| {
+                        if y <= E::zero() {
+                            *d = E::zero()
+                        }
+                    });
+                }
+                let mut gw = pool.zeroed(w.len());
+                let mut gb = bias.as_ref().map(|_| pool.zeroed(geom.out_channels));
+                let len = arena.data[*input].len();
+                conv2d_backward(
+                    geom,
+                    &arena.data[*input],
+                    w,
+                    &gy,
+                    Some(g.get_mut(*input, len)),
+                    &mut gw,
+                    gb.as_deref_mut(),
+                );
+                add_param_grad(grads, weight, &gw)?;
+                if let (Some(bias), Some(gb)) = (bias, gb) {
+                    add_param_grad(grads, bias, &gb)?;
+                    pool.give(gb);
+                }
+                pool.give(gw);
+                pool.give(gy);
+            }
+            Node::BatchNorm {
+                input,
+                output,
+                g: geom,
+                mean,
+                inv_std,
+                scale_data,
+                scale,
+                bias,
+                relu,
+            } => {
+                let Some(gy) = g.bufs[*output].take() else {
+                    continue;
+                };
+                let mut gs = vec![E::zero(); geom.channels];
+                let mut gb = vec![E::zero(); geom.channels];
+                let len = arena.data[*input].len();
+                bn_kernels::backward(
+                    geom,
+                    &arena.data[*input],
+                    &arena.data[*output],
+                    *relu,
+                    mean,
+                    inv_std,
+                    scale_data,
+                    &gy,
+                    Some(g.get_mut(*input, len)),
+                    &mut gs,
+                    &mut gb,
+                );
+                add_param_grad(grads, scale, &gs)?;
+                add_param_grad(grads, bias, &gb)?;
+                pool.give(gy);
+            }
+            Node::Relu { input, output } => {
+                let Some(gy) = g.bufs[*output].take() else {
+                    continue;
+                };
+                let len = arena.data[*input].len();
+                bn_kernels::relu_backward(&arena.data[*output], &gy, g.get_mut(*input, len));
+                pool.give(gy);
+            }
+            Node::MaxPool {
+                input,
+                output,
+                g: geom,
+                argmax,
+            } => {
+                let Some(gy) = g.bufs[*output].take() else {
+                    continue;
+                };
+                let len = arena.data[*input].len();
+                max_pool2d_backward(geom, argmax, &gy, g.get_mut(*input, len));
+                pool.give(gy);
+            }
+            Node::Add { a, b, output, relu } => {
+                let Some(mut gy) = g.bufs[*output].take() else {
+                    continue;
+                };
+                if *relu {
+                    gy.iter_mut().zip(&arena.data[*output]).for_each(|(d, &y)| {
+                        if y <= E::zero() {
+                            *d = E::zero()
+                        }
+                    });
+                }
+                for branch in [*a, *b] {
+                    let len = arena.data[branch].len();
+                    g.get_mut(branch, len)
+                        .iter_mut()
+                        .zip(&gy)
+                        .for_each(|(d, &v)| *d += v);
+                }
+                pool.give(gy);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs a stage list on `Cpu` as one tape operation.
+pub fn pipeline<E: Element, T: Tape<E, Cpu>>(
+    x: DynMap<E, Cpu, T>,
+    stages: &mut [Stage<'_, E, Cpu>],
+) -> Result<DynMap<E, Cpu, T>, CpuError>
+where
+    Cpu: Device<E>,
+{
+    if stages.is_empty() {
+        return Ok(x);
+    }
+    let (x, mut tape) = x.split_tape();
+    let dev = x.device().clone();
+    let mut arena = Arena {
+        data: Vec::new(),
+        dims: Vec::new(),
+    };
+    let mut input = pool::<E>().take(x.shape().num_elements());
+    x.copy_into(&mut input);
+    let input = arena.push(input, x.shape().concrete());
+    let mut nodes = Vec::new();
+    let output = forward(&dev, stages, input, &mut arena, &mut nodes, T::OWNS_TAPE)?;
+    let [b, c, h, w] = arena.dims[output];
+    let out = dev.tensor_from_vec(arena.data[output].clone(), (b, c, h, w));
+    if !T::OWNS_TAPE {
+        arena.release();
+        return Ok(out.put_tape(tape));
+    }
+    let (x_ghost, out_ghost) = (x.ghost(), out.ghost());
+    let n_acts = arena.data.len();
+    tape.add_backward_op(move |grads| {
+        let mut g = Grads {
+            bufs: (0..n_acts).map(|_| None).collect(),
+        };
+        g.bufs[output] = Some(take_grad!(grads, &out_ghost));
+        g.bufs[input] = Some(take_grad!(grads, &x_ghost));
+        // the output gradient must survive for dfdx: the conv node would mask it in place
+        let out_grad = g.bufs[output].clone();
+        backward(&nodes, &arena, &mut g, grads)?;
+        let grad_x = g.bufs[input]
+            .take()
+            .expect("input gradient is never released");
+        put_grad!(grads, &x_ghost, grad_x);
+        put_grad!(grads, &out_ghost, out_grad.expect("set above"));
+        let pool = pool::<E>();
+        g.bufs.into_iter().flatten().for_each(|b| pool.give(b));
+        arena.release();
+        Ok(())
+    });
+    Ok(out.put_tape(tape))
+}
