@@ -12,7 +12,6 @@ mod parse;
 use std::collections::HashMap;
 
 use proc_macro::TokenStream;
-use quote::quote;
 
 /// Declares networks as chains of layers and expands each into a statically shaped dfdx model.
 ///
@@ -38,30 +37,38 @@ use quote::quote;
 #[proc_macro]
 pub fn network(input: TokenStream) -> TokenStream {
     let invocation = syn::parse_macro_input!(input as parse::Invocation);
-    let mut blocks = HashMap::new();
+    let mut blocks: HashMap<String, &parse::BlockDef> = HashMap::new();
     let mut out = proc_macro2::TokenStream::new();
     let mut any_network = false;
     for item in &invocation.items {
         match item {
             parse::Item::Block(block) => {
-                if blocks.insert(block.name.to_string(), block).is_some() {
-                    out.extend(
-                        syn::Error::new(
-                            block.name.span(),
-                            format!("block `{}` is defined twice", block.name),
-                        )
-                        .to_compile_error(),
+                if let Some(first) = blocks.insert(block.name.to_string(), block) {
+                    let mut e = syn::Error::new(
+                        block.name.span(),
+                        format!("block `{}` is defined twice", block.name),
                     );
+                    e.combine(syn::Error::new(
+                        first.name.span(),
+                        "note: first defined here",
+                    ));
+                    out.extend(e.to_compile_error());
                 }
             }
             parse::Item::Network(_) => any_network = true,
         }
     }
     if !any_network {
-        return quote!(::core::compile_error!(
-            "network! declares no network: write `pub Name = input(channels, height, width) -> layer -> ...`"
-        ))
-        .into();
+        // point at the blocks that were written, if any: they are what lacks a network
+        let (span, advice) = match invocation.items.first() {
+            Some(parse::Item::Block(block)) => (block.name.span(), "after the blocks, write"),
+            _ => (proc_macro2::Span::call_site(), "write"),
+        };
+        let msg = format!(
+            "network! declares no network: {advice} `pub Name = input(channels, height, width) -> layer -> ...`"
+        );
+        out.extend(syn::Error::new(span, msg).to_compile_error());
+        return out.into();
     }
     for item in &invocation.items {
         if let parse::Item::Network(def) = item {

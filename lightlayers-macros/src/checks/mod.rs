@@ -58,7 +58,7 @@ pub fn check(network: Network) -> Result<CheckedNetwork, syn::Error> {
         Shape::Vector { n } => n.clone(),
         map @ Shape::Map { .. } => {
             return Err(last.layer.error(format!(
-                "the network ends with a {map}, but a classifier ends with a vector of class scores: add `global_avg_pool` (or `flatten`) and `dense(classes)`"
+                "the network ends with {map}, but a classifier ends with a vector of class scores: add `global_avg_pool` (or `flatten`) and `dense(classes)`"
             )))
         }
     };
@@ -107,18 +107,20 @@ fn one(
     names: &mut HashMap<&'static str, usize>,
     errors: &mut Vec<syn::Error>,
 ) -> Option<Checked> {
-    let map = || match input {
+    let map = || {
+        match input {
         Shape::Map { c, h, w } => Ok((c.clone(), *h, *w)),
         Shape::Vector { .. } => Err(layer.error(format!(
-            "`{}` needs feature maps, but its input is a {input}",
+            "`{}` needs feature maps, but its input is {input}: convolutions and pooling go before `global_avg_pool` (or `flatten`)",
             layer.dsl_name()
         ))),
+    }
     };
     let vector = || {
         match input {
         Shape::Vector { n } => Ok(n.clone()),
         Shape::Map { .. } => Err(layer.error(format!(
-            "`{}` needs a vector, but its input is a {input}: pool the spatial dimensions first with `global_avg_pool` (or `flatten`)",
+            "`{}` needs a vector, but its input is {input}: pool the spatial dimensions first with `global_avg_pool` (or `flatten`)",
             layer.dsl_name()
         ))),
     }
@@ -135,29 +137,36 @@ fn one(
                     conv.kernel.span,
                     &layer.origin,
                     format!(
-                        "even kernel {k}×{k} with `same` padding: the zeros would go unevenly on one side; use an odd kernel or `padding = valid`",
+                        "even kernel {k}×{k} with `same` padding (the default): the zeros would go unevenly on one side; use an odd kernel or `padding = valid`",
                         k = conv.kernel.value
                     ),
                 ));
             }
-            let twice = matches!(layer.kind, LayerKind::LightConv { .. });
-            let side = |n: usize| -> Option<usize> {
-                let first = output_side(n, conv.kernel.value, conv.stride.value, conv.padding)?;
-                if twice {
-                    output_side(first, conv.kernel.value, 1, conv.padding)
-                } else {
-                    Some(first)
-                }
+            let k = conv.kernel.value;
+            let first = |n: usize| output_side(n, k, conv.stride.value, conv.padding);
+            let (Some(fh), Some(fw)) = (first(h), first(w)) else {
+                return Err(layer.error(format!(
+                    "the {k}×{k} kernel with `valid` padding does not fit the {h}×{w} input of `{}`",
+                    layer.dsl_name()
+                )));
             };
-            match (side(h), side(w)) {
+            if !matches!(layer.kind, LayerKind::LightConv { .. }) {
+                return Ok(Shape::Map {
+                    c: conv.filters.clone(),
+                    h: fh,
+                    w: fw,
+                });
+            }
+            // LightConv2D runs two K×K convolutions, the second with stride 1
+            let second = |n: usize| output_side(n, k, 1, conv.padding);
+            match (second(fh), second(fw)) {
                 (Some(oh), Some(ow)) => Ok(Shape::Map {
                     c: conv.filters.clone(),
                     h: oh,
                     w: ow,
                 }),
                 _ => Err(layer.error(format!(
-                    "a {k}×{k} kernel with `valid` padding does not fit the {input}",
-                    k = conv.kernel.value
+                    "`light_conv` runs two {k}×{k} convolutions: with `valid` padding the first turns the {h}×{w} input into {fh}×{fw}, which the second does not fit"
                 ))),
             }
         }
@@ -197,7 +206,7 @@ fn one(
                     n: Dim::Lit(c * h * w, layer.span),
                 }),
                 None => Err(layer.error(format!(
-                    "`flatten` needs a literal channel count, but it is the parameter `{c}`: use `global_avg_pool`"
+                    "`flatten` needs the channel count while the macro expands, but it is the parameter `{c}`: use `global_avg_pool`, or give the last convolution a literal number of filters"
                 ))),
             }
         }
@@ -224,8 +233,17 @@ fn one(
                 } else {
                     " (channels differ)"
                 };
+                let help = if s.is_empty() {
+                    projection(input, &main_out)
+                        .map(|p| {
+                            format!("; project the input to match: `residual(..., shortcut: {p})`")
+                        })
+                        .unwrap_or_default()
+                } else {
+                    String::new()
+                };
                 return Err(layer.error(format!(
-                    "residual branches disagree{channels}: the main branch gives a {main_out} but {what} gives a {short_out}"
+                    "residual branches disagree{channels}: the main branch gives {main_out} but {what} gives {short_out}{help}"
                 )));
             }
             Ok(main_out)
@@ -251,6 +269,20 @@ fn one(
             None
         }
     }
+}
+
+/// The 1×1 convolution that turns `input` into `output` (a residual's usual shortcut), if
+/// one can: same-padded, so a side `n` becomes ⌈n / stride⌉.
+fn projection(input: &Shape, output: &Shape) -> Option<String> {
+    let (Shape::Map { h, w, .. }, Shape::Map { c, h: oh, w: ow }) = (input, output) else {
+        return None;
+    };
+    let stride = (1..=*h.max(w)).find(|s| h.div_ceil(*s) == *oh && w.div_ceil(*s) == *ow)?;
+    Some(if stride == 1 {
+        format!("conv({c}, kernel = 1)")
+    } else {
+        format!("conv({c}, kernel = 1, stride = {stride})")
+    })
 }
 
 /// Output side of a convolution, `None` when a `valid` kernel does not fit.

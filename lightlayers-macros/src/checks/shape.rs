@@ -47,11 +47,13 @@ impl Shape {
     }
 }
 
+/// As messages write it, with the article where one is needed ("its input is 8×28×28 feature
+/// maps", "... is a vector of 10"): a fixed "a" would read "a 8×28×28 feature map".
 impl std::fmt::Display for Shape {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Shape::Map { c, h, w } => write!(f, "{c}×{h}×{w} feature map"),
-            Shape::Vector { n } => write!(f, "vector of {n}"),
+            Shape::Map { c, h, w } => write!(f, "{c}×{h}×{w} feature maps"),
+            Shape::Vector { n } => write!(f, "a vector of {n}"),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The network as a model: resolved layers with typed arguments and spans.
 
+mod aliases;
 mod args;
 mod layer;
 mod resolve;

@@ -6,13 +6,12 @@ use std::collections::HashMap;
 use proc_macro2::Span;
 use syn::{GenericParam, Ident, Type};
 
-use super::args::Signature;
-use super::layer::{
-    error_with_origin, ConvArgs, Input, Layer, LayerKind, Network, Padding, Spanned,
-};
-use super::suggest::hint;
+use super::aliases::layer_alias;
+use super::args::{Matched, Signature};
+use super::layer::{ConvArgs, Input, Layer, LayerKind, Network, Padding, Spanned};
+use super::suggest::{closest, hint};
 use super::value::{Dim, Value};
-use crate::parse::{BlockDef, Call, Chain, Layer as SynLayer, NetworkDef};
+use crate::parse::{Arg, BlockDef, Call, Chain, Layer as SynLayer, NetworkDef, NEGATIVE};
 
 /// Every layer the DSL knows, for "did you mean" hints.
 pub const LAYER_NAMES: &[&str] = &[
@@ -35,6 +34,7 @@ const CONV: Signature = Signature {
     positional: &["filters"],
     named: &["kernel", "stride", "padding"],
     labelled: &[],
+    factorized: Some(&LIGHT_CONV),
 };
 const SEPARABLE_CONV: Signature = Signature {
     layer: "separable_conv",
@@ -45,36 +45,42 @@ const LIGHT_CONV: Signature = Signature {
     positional: &["filters"],
     named: &["k", "kernel", "stride", "padding", "l2"],
     labelled: &[],
+    factorized: None,
 };
 const DENSE: Signature = Signature {
     layer: "dense",
     positional: &["units"],
     named: &[],
     labelled: &[],
+    factorized: Some(&LIGHT_DENSE),
 };
 const LIGHT_DENSE: Signature = Signature {
     layer: "light_dense",
     positional: &["units"],
     named: &["k"],
     labelled: &[],
+    factorized: None,
 };
 const MAX_POOL: Signature = Signature {
     layer: "max_pool",
     positional: &["size"],
     named: &[],
     labelled: &[],
+    factorized: None,
 };
 const RESIDUAL: Signature = Signature {
     layer: "residual",
     positional: &["main"],
     named: &[],
     labelled: &["shortcut"],
+    factorized: None,
 };
 const INPUT: Signature = Signature {
     layer: "input",
     positional: &["channels", "height", "width"],
     named: &[],
     labelled: &[],
+    factorized: None,
 };
 
 /// The rank LightDense uses when `k` is not given: the paper always uses 8.
@@ -91,6 +97,7 @@ pub fn resolve(
 ) -> Result<Network, syn::Error> {
     let mut resolver = Resolver {
         blocks,
+        network: &def.name,
         const_params: Vec::new(),
         errors: Vec::new(),
     };
@@ -125,34 +132,46 @@ pub fn resolve(
 
 struct Resolver<'a> {
     blocks: &'a HashMap<String, &'a BlockDef>,
+    /// The network's name, for examples in messages.
+    network: &'a Ident,
     const_params: Vec<Ident>,
+    /// Errors in source order; those raised inside a block get their notes in `inline`.
     errors: Vec<syn::Error>,
 }
 
+/// Block parameters and the values the block's call gave them.
 type Subst = HashMap<String, Value>;
 
+/// The blocks being inlined, innermost first: (block name, call site).
+type Stack = Vec<(String, Span)>;
+
 impl Resolver<'_> {
+    fn error(&mut self, span: Span, message: impl std::fmt::Display) {
+        self.errors.push(syn::Error::new(span, message));
+    }
+
     fn generics(&mut self, def: &NetworkDef) {
         if let Some(wc) = &def.generics.where_clause {
-            self.errors.push(syn::Error::new(
-                wc.where_token.span,
-                "a network takes no `where` clause",
-            ));
+            self.error(wc.where_token.span, "a network takes no `where` clause");
         }
         for param in &def.generics.params {
             match param {
                 GenericParam::Const(c) => {
                     let is_usize = matches!(&c.ty, Type::Path(p) if p.path.is_ident("usize"));
                     if !is_usize {
-                        self.errors.push(syn::Error::new_spanned(&c.ty, "network parameters are `const NAME: usize`"));
-                    } else if c.default.is_some() {
                         self.errors.push(syn::Error::new_spanned(
-                            c.default.as_ref().expect("checked"),
+                            &c.ty,
+                            format!("network parameters are sizes: write `const {}: usize`", c.ident),
+                        ));
+                    }
+                    if let Some(default) = &c.default {
+                        self.errors.push(syn::Error::new_spanned(
+                            default,
                             "network parameters take no default",
                         ));
-                    } else {
-                        self.const_params.push(c.ident.clone());
                     }
+                    // known even when malformed, so that its uses raise no second error
+                    self.const_params.push(c.ident.clone());
                 }
                 other => self.errors.push(syn::Error::new_spanned(
                     other,
@@ -163,35 +182,32 @@ impl Resolver<'_> {
     }
 
     fn input(&mut self, chain: &Chain) -> Option<Input> {
-        let first = &chain.layers[0];
-        let call = match first {
+        let call = match &chain.layers[0] {
             SynLayer::Call(call) if call.name == "input" => call,
             other => {
-                self.errors.push(syn::Error::new(
+                self.error(
                     other.span(),
                     "a network starts with `input(channels, height, width)`, e.g. `= input(1, 28, 28) -> ...`",
-                ));
+                );
                 return None;
             }
         };
-        let matched = INPUT.match_call(call, &mut self.errors);
+        let m = INPUT.match_call(call, &mut self.errors);
         let no_subst = Subst::new();
-        let get = |this: &mut Self, name: &'static str| {
-            let (chain, _) = matched.values.get(name).copied().or_else(|| {
-                this.errors.push(syn::Error::new(
+        let mut get = |name: &'static str| match m.values.get(name) {
+            Some((chain, _)) => self.single(chain, &no_subst),
+            None => {
+                self.error(
                     call.args_span,
                     format!("`input` needs (channels, height, width); `{name}` is missing"),
-                ));
+                );
                 None
-            })?;
-            this.single(chain, &no_subst)
+            }
         };
-        let channels = get(self, "channels");
-        let height = get(self, "height");
-        let width = get(self, "width");
-        let channels = self.dim(channels?, "the input's channel count", &[])?;
-        let height = self.literal(height?, "the input's height", &[])?;
-        let width = self.literal(width?, "the input's width", &[])?;
+        let (channels, height, width) = (get("channels"), get("height"), get("width"));
+        let channels = self.dim(channels?, "the input's channel count", &no_subst)?;
+        let height = self.literal(height?, "the input's height")?;
+        let width = self.literal(width?, "the input's width")?;
         Some(Input {
             channels,
             height: height.value,
@@ -199,40 +215,30 @@ impl Resolver<'_> {
         })
     }
 
-    fn layer(
-        &mut self,
-        layer: &SynLayer,
-        subst: &Subst,
-        stack: &mut Vec<(String, Span)>,
-        out: &mut Vec<Layer>,
-    ) {
+    fn layer(&mut self, layer: &SynLayer, subst: &Subst, stack: &mut Stack, out: &mut Vec<Layer>) {
         let call = match layer {
             SynLayer::Call(call) => call,
             other => {
-                self.errors.push(error_with_origin(
-                    other.span(),
-                    stack,
-                    "expected a layer, found a number",
-                ));
+                self.error(other.span(), "expected a layer, found a number");
                 return;
             }
         };
         let name = call.name.to_string();
         let kind = match name.as_str() {
-            "conv" => self.conv(call, &CONV, subst, stack).map(LayerKind::Conv),
+            "conv" => self.conv(call, &CONV, subst).map(LayerKind::Conv),
             "separable_conv" => self
-                .conv(call, &SEPARABLE_CONV, subst, stack)
+                .conv(call, &SEPARABLE_CONV, subst)
                 .map(LayerKind::SeparableConv),
-            "light_conv" => self.light_conv(call, subst, stack),
+            "light_conv" => self.light_conv(call, subst),
             "dense" => {
                 let m = DENSE.match_call(call, &mut self.errors);
                 self.required_dim(
                     call,
-                    &m.values,
+                    &m,
                     "units",
-                    "the number of outputs, e.g. `dense(10)`",
+                    "the number of outputs",
+                    "dense(10)",
                     subst,
-                    stack,
                 )
                 .map(|units| LayerKind::Dense { units })
             }
@@ -240,16 +246,16 @@ impl Resolver<'_> {
                 let m = LIGHT_DENSE.match_call(call, &mut self.errors);
                 let units = self.required_dim(
                     call,
-                    &m.values,
+                    &m,
                     "units",
-                    "the number of outputs, e.g. `light_dense(10, k = 8)`",
+                    "the number of outputs",
+                    "light_dense(10, k = 8)",
                     subst,
-                    stack,
                 );
-                let rank = match m.named.get("k") {
+                let rank = match m.values.get("k") {
                     Some((v, _)) => self
-                        .atom(v, subst)
-                        .and_then(|v| self.dim(v, "the rank `k`", stack)),
+                        .single(v, subst)
+                        .and_then(|v| self.dim(v, "the rank `k`", subst)),
                     None => Some(Dim::Lit(DEFAULT_LIGHT_DENSE_RANK, call.name.span())),
                 };
                 units
@@ -266,7 +272,7 @@ impl Resolver<'_> {
                 let size = match m.values.get("size") {
                     Some((chain, _)) => self
                         .single(chain, subst)
-                        .and_then(|v| self.literal(v, "the pool size", stack)),
+                        .and_then(|v| self.literal(v, "the pool size")),
                     None => Some(Spanned {
                         value: DEFAULT_POOL,
                         span: call.name.span(),
@@ -278,11 +284,10 @@ impl Resolver<'_> {
                 let m = RESIDUAL.match_call(call, &mut self.errors);
                 match m.values.get("main") {
                     None => {
-                        self.errors.push(error_with_origin(
+                        self.error(
                             call.args_span,
-                            stack,
                             "`residual` needs its main branch: `residual(conv(8) -> bn, shortcut: conv(8, kernel = 1))`",
-                        ));
+                        );
                         None
                     }
                     Some((main, _)) => {
@@ -297,24 +302,14 @@ impl Resolver<'_> {
                 }
             }
             "input" => {
-                self.errors.push(error_with_origin(
-                    call.name.span(),
-                    stack,
-                    "`input` can only start a network",
-                ));
+                self.error(call.name.span(), "`input` can only start a network");
                 None
             }
             _ => {
                 if let Some(block) = self.blocks.get(&name).copied() {
                     self.inline(call, block, subst, stack, out);
                 } else {
-                    let candidates = LAYER_NAMES
-                        .iter()
-                        .copied()
-                        .chain(self.blocks.keys().map(String::as_str));
-                    let msg = format!("unknown layer `{name}`{}", hint(&name, candidates));
-                    self.errors
-                        .push(error_with_origin(call.name.span(), stack, msg));
+                    self.unknown_layer(&call.name);
                 }
                 return;
             }
@@ -328,12 +323,27 @@ impl Resolver<'_> {
         }
     }
 
-    fn chain(
-        &mut self,
-        chain: &Chain,
-        subst: &Subst,
-        stack: &mut Vec<(String, Span)>,
-    ) -> Vec<Layer> {
+    /// "unknown layer", with the DSL's name for another library's layer or a typo's fix.
+    fn unknown_layer(&mut self, name: &Ident) {
+        let word = name.to_string();
+        let blocks = self.blocks.keys().map(String::as_str);
+        let suggestion = layer_alias(&word, LAYER_NAMES)
+            .or_else(|| closest(&word, LAYER_NAMES.iter().copied().chain(blocks)));
+        let msg = match suggestion {
+            Some(s) => format!("unknown layer `{word}`; did you mean `{s}`?"),
+            None => format!(
+                "unknown layer `{word}`: the layers are {}, or a `block` defined in this `network!`",
+                LAYER_NAMES
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        self.error(name.span(), msg);
+    }
+
+    fn chain(&mut self, chain: &Chain, subst: &Subst, stack: &mut Stack) -> Vec<Layer> {
         let mut out = Vec::new();
         for layer in &chain.layers {
             self.layer(layer, subst, stack, &mut out);
@@ -341,52 +351,46 @@ impl Resolver<'_> {
         out
     }
 
+    /// Expands a block's body in place. Errors raised inside it get a note at the call site, so
+    /// that a mistake in a block used several times says which use it came from.
     fn inline(
         &mut self,
         call: &Call,
         block: &BlockDef,
         subst: &Subst,
-        stack: &mut Vec<(String, Span)>,
+        stack: &mut Stack,
         out: &mut Vec<Layer>,
     ) {
         let name = block.name.to_string();
         if stack.iter().any(|(b, _)| *b == name) {
-            self.errors.push(error_with_origin(
-                call.name.span(),
-                stack,
-                format!("block `{name}` uses itself"),
-            ));
+            self.error(call.name.span(), format!("block `{name}` uses itself"));
             return;
         }
-        let args = call.args.clone().unwrap_or_default();
+        let args = call.args.as_deref().unwrap_or_default();
         if args.len() != block.params.len() {
-            self.errors.push(error_with_origin(
+            let params: Vec<String> = block.params.iter().map(|p| format!("`{p}`")).collect();
+            let expected = match params.len() {
+                0 => "no arguments".to_string(),
+                1 => format!("1 argument ({})", params[0]),
+                n => format!("{n} arguments ({})", params.join(", ")),
+            };
+            let given = match args.len() {
+                0 => "none was given".to_string(),
+                1 => "1 was given".to_string(),
+                n => format!("{n} were given"),
+            };
+            self.error(
                 call.args_span,
-                stack,
-                format!(
-                    "block `{name}` takes {} argument(s) ({}), {} given",
-                    block.params.len(),
-                    block
-                        .params
-                        .iter()
-                        .map(|p| p.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    args.len()
-                ),
-            ));
+                format!("block `{name}` takes {expected}, but {given}"),
+            );
             return;
         }
         let mut inner = Subst::new();
-        for (param, arg) in block.params.iter().zip(&args) {
+        for (param, arg) in block.params.iter().zip(args) {
             let value = match arg {
-                crate::parse::Arg::Positional(chain) => self.single(chain, subst),
-                crate::parse::Arg::Named(n, _) | crate::parse::Arg::Labelled(n, _) => {
-                    self.errors.push(error_with_origin(
-                        n.span(),
-                        stack,
-                        "block arguments are positional",
-                    ));
+                Arg::Positional(chain) => self.single(chain, subst),
+                Arg::Named(n, _) | Arg::Labelled(n, _) => {
+                    self.error(n.span(), "block arguments are positional");
                     None
                 }
             };
@@ -397,64 +401,77 @@ impl Resolver<'_> {
         if inner.len() != block.params.len() {
             return;
         }
-        stack.insert(0, (name, call.name.span()));
+        let before = self.errors.len();
+        stack.insert(0, (name.clone(), call.name.span()));
         for layer in &block.body.layers {
             self.layer(layer, &inner, stack, out);
         }
         stack.remove(0);
+        for e in &mut self.errors[before..] {
+            e.combine(syn::Error::new(
+                call.name.span(),
+                format!("note: in block `{name}` used here"),
+            ));
+        }
     }
 
     fn no_args(&mut self, call: &Call, kind: LayerKind) -> Option<LayerKind> {
         match &call.args {
             Some(args) if !args.is_empty() => {
-                self.errors.push(syn::Error::new(
+                self.error(
                     call.args_span,
                     format!("`{}` takes no arguments", call.name),
-                ));
+                );
                 None
             }
             _ => Some(kind),
         }
     }
 
-    fn conv(
-        &mut self,
-        call: &Call,
-        sig: &Signature,
-        subst: &Subst,
-        stack: &[(String, Span)],
-    ) -> Option<ConvArgs> {
+    fn conv(&mut self, call: &Call, sig: &Signature, subst: &Subst) -> Option<ConvArgs> {
         let m = sig.match_call(call, &mut self.errors);
-        let example = format!("the number of filters, e.g. `{}(8)`", sig.layer);
-        let filters = self.required_dim(call, &m.values, "filters", &example, subst, stack);
-        let kernel = match m.named.get("kernel") {
+        let example = format!("{}(8)", sig.layer);
+        let filters = self.required_dim(
+            call,
+            &m,
+            "filters",
+            "the number of filters",
+            &example,
+            subst,
+        );
+        let kernel = match m.values.get("kernel") {
             Some((v, _)) => self
-                .atom(v, subst)
-                .and_then(|v| self.literal(v, "the kernel size", stack)),
+                .single(v, subst)
+                .and_then(|v| self.literal(v, "the kernel size")),
             None => Some(Spanned {
                 value: DEFAULT_KERNEL,
                 span: call.name.span(),
             }),
         };
-        let stride = match m.named.get("stride") {
+        let stride = match m.values.get("stride") {
             Some((v, _)) => self
-                .atom(v, subst)
-                .and_then(|v| self.literal(v, "the stride", stack)),
+                .single(v, subst)
+                .and_then(|v| self.literal(v, "the stride")),
             None => Some(Spanned {
                 value: 1,
                 span: call.name.span(),
             }),
         };
-        let padding = match m.named.get("padding") {
-            Some((v, _)) => match self.atom(v, subst) {
+        let padding = match m.values.get("padding") {
+            Some((v, _)) => match self.single(v, subst) {
                 Some(Value::Ident(i)) if i == "same" => Some(Padding::Same),
                 Some(Value::Ident(i)) if i == "valid" => Some(Padding::Valid),
+                Some(Value::Ident(i)) => {
+                    let word = i.to_string();
+                    let msg = format!(
+                        "unknown padding `{word}`: padding is `same` or `valid`{}",
+                        hint(&word, ["same", "valid"])
+                    );
+                    self.error(i.span(), msg);
+                    None
+                }
                 Some(other) => {
-                    self.errors.push(error_with_origin(
-                        other.span(),
-                        stack,
-                        "padding is `same` or `valid`",
-                    ));
+                    self.error(other.span(), "padding is `same` or `valid`, not a number");
                     None
                 }
                 None => None,
@@ -469,37 +486,31 @@ impl Resolver<'_> {
         })
     }
 
-    fn light_conv(
-        &mut self,
-        call: &Call,
-        subst: &Subst,
-        stack: &[(String, Span)],
-    ) -> Option<LayerKind> {
-        let conv = self.conv(call, &LIGHT_CONV, subst, stack);
+    fn light_conv(&mut self, call: &Call, subst: &Subst) -> Option<LayerKind> {
+        let conv = self.conv(call, &LIGHT_CONV, subst);
+        // `conv` reported any problem with the arguments already
         let m = LIGHT_CONV.match_call(call, &mut Vec::new());
-        let rank = match m.named.get("k") {
+        let rank = match m.values.get("k") {
             Some((v, _)) => self
-                .atom(v, subst)
-                .and_then(|v| self.dim(v, "the rank `k`", stack)),
+                .single(v, subst)
+                .and_then(|v| self.dim(v, "the rank `k`", subst)),
             None => {
-                self.errors.push(error_with_origin(
+                self.error(
                     call.args_span,
-                    stack,
-                    "`light_conv` needs its rank: `light_conv(F, k = R)`",
-                ));
+                    "`light_conv` needs its rank `k`, e.g. `light_conv(8, k = 2)`",
+                );
                 None
             }
         };
-        let l2 = match m.named.get("l2") {
-            Some((v, _)) => match self.atom(v, subst) {
-                Some(Value::Float(f, _)) if f >= 0.0 => Some(Some(f)),
+        let l2 = match m.values.get("l2") {
+            Some((v, _)) => match self.single(v, subst) {
+                Some(Value::Float(f, _)) => Some(Some(f)),
                 Some(Value::Int(n, _)) => Some(Some(n as f64)),
                 Some(other) => {
-                    self.errors.push(error_with_origin(
+                    self.error(
                         other.span(),
-                        stack,
                         "`l2` is a non-negative number such as `1e-4` (or `0.0` to turn it off)",
-                    ));
+                    );
                     None
                 }
                 None => None,
@@ -513,38 +524,38 @@ impl Resolver<'_> {
         })
     }
 
+    /// A size every call must give, such as `conv`'s filters; `example` shows a call with it.
     fn required_dim(
         &mut self,
         call: &Call,
-        values: &HashMap<&'static str, (&Chain, Span)>,
+        m: &Matched,
         name: &str,
         what: &str,
+        example: &str,
         subst: &Subst,
-        stack: &[(String, Span)],
     ) -> Option<Dim> {
-        match values.get(name) {
+        match m.values.get(name) {
             Some((chain, _)) => {
                 let v = self.single(chain, subst)?;
-                self.dim(v, &format!("`{name}`"), stack)
+                self.dim(v, what, subst)
             }
             None => {
-                self.errors.push(error_with_origin(
+                self.error(
                     call.args_span,
-                    stack,
-                    format!("`{}` needs {what}", call.name),
-                ));
+                    format!("`{}` needs {what}, e.g. `{example}`", call.name),
+                );
                 None
             }
         }
     }
 
-    /// A positional argument that must be one value, not a chain of layers.
+    /// An argument that must be one value, not a chain of layers.
     fn single(&mut self, chain: &Chain, subst: &Subst) -> Option<Value> {
         if chain.layers.len() > 1 {
-            self.errors.push(syn::Error::new(
+            self.error(
                 chain.span,
                 "expected a single value here, not a chain of layers",
-            ));
+            );
             return None;
         }
         self.atom(&chain.layers[0], subst)
@@ -552,6 +563,10 @@ impl Resolver<'_> {
 
     fn atom(&mut self, layer: &SynLayer, subst: &Subst) -> Option<Value> {
         match layer {
+            SynLayer::Int(_) | SynLayer::Float(_) if layer.is_negative() => {
+                self.error(layer.span(), NEGATIVE);
+                None
+            }
             SynLayer::Int(lit) => match lit.base10_parse::<usize>() {
                 Ok(n) => Some(Value::Int(n, lit.span())),
                 Err(e) => {
@@ -576,70 +591,67 @@ impl Resolver<'_> {
                 )
             }
             SynLayer::Call(call) => {
-                self.errors.push(syn::Error::new(
-                    call.name.span(),
-                    "expected a value, found a layer",
-                ));
+                self.error(call.name.span(), "expected a value, found a layer");
                 None
             }
         }
     }
 
     /// A size: a positive literal or a const parameter of the network.
-    fn dim(&mut self, value: Value, what: &str, stack: &[(String, Span)]) -> Option<Dim> {
+    fn dim(&mut self, value: Value, what: &str, subst: &Subst) -> Option<Dim> {
         match value {
             Value::Int(0, span) => {
-                self.errors.push(error_with_origin(
-                    span,
-                    stack,
-                    format!("{what} must be at least 1"),
-                ));
+                self.error(span, format!("{what} must be at least 1"));
                 None
             }
             Value::Int(n, span) => Some(Dim::Lit(n, span)),
             Value::Ident(i) if self.const_params.contains(&i) => Some(Dim::Param(i)),
             Value::Ident(i) => {
-                let msg = format!(
-                    "unknown size `{i}`: {what} is an integer or a const parameter of the network (declare it: `Name<const {i}: usize>`){}",
-                    hint(&i.to_string(), self.const_params.iter().map(|p| p.to_string()).collect::<Vec<_>>().iter().map(String::as_str))
-                );
-                self.errors.push(error_with_origin(i.span(), stack, msg));
+                let word = i.to_string();
+                let known: Vec<String> = self
+                    .const_params
+                    .iter()
+                    .map(Ident::to_string)
+                    .chain(subst.keys().cloned())
+                    .collect();
+                let msg = match closest(&word, known.iter().map(String::as_str)) {
+                    Some(s) => format!("unknown size `{word}`; did you mean `{s}`?"),
+                    None => format!(
+                        "unknown size `{word}`: {what} is an integer or a const parameter of the network; declare it as `{}<const {word}: usize>`",
+                        self.network
+                    ),
+                };
+                self.error(i.span(), msg);
                 None
             }
             Value::Float(_, span) => {
-                self.errors.push(error_with_origin(
-                    span,
-                    stack,
-                    format!("{what} must be an integer"),
-                ));
+                self.error(span, format!("{what} must be an integer"));
                 None
             }
         }
     }
 
     /// A size the macro must know while expanding (kernel, stride, pool, input sides).
-    fn literal(
-        &mut self,
-        value: Value,
-        what: &str,
-        stack: &[(String, Span)],
-    ) -> Option<Spanned<usize>> {
+    fn literal(&mut self, value: Value, what: &str) -> Option<Spanned<usize>> {
         match value {
             Value::Int(0, span) => {
-                self.errors.push(error_with_origin(
-                    span,
-                    stack,
-                    format!("{what} must be at least 1"),
-                ));
+                self.error(span, format!("{what} must be at least 1"));
                 None
             }
             Value::Int(n, span) => Some(Spanned { value: n, span }),
-            other => {
-                self.errors.push(error_with_origin(
-                    other.span(),
-                    stack,
-                    format!("{what} must be an integer literal: shapes are computed while the macro expands"),
-                ));
+            Value::Float(_, span) => {
+                self.error(span, format!("{what} must be an integer"));
+                None
+            }
+            Value::Ident(i) if self.const_params.contains(&i) => {
+                self.error(
+                    i.span(),
+                    format!("{what} must be an integer literal, not the parameter `{i}`: the macro computes shapes while it expands, before `{i}` is known"),
+                );
+                None
+            }
+            Value::Ident(i) => {
+                self.error(i.span(), format!("{what} must be an integer, found `{i}`"));
                 None
             }
         }

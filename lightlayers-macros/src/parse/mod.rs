@@ -8,18 +8,23 @@
 //! network    := attribute* visibility IDENT generics? "=" chain ";"?
 //! chain      := layer ("->" layer)*
 //! layer      := IDENT ("(" arg,* ")")? | INTEGER | FLOAT
-//! arg        := IDENT "=" layer | IDENT ":" chain | chain
+//! arg        := IDENT "=" chain | IDENT ":" chain | chain
 //! ```
 //! A network's chain starts with `input(C, H, W)`. Arguments are parsed as chains so that
 //! `residual(main -> chain, shortcut: other -> chain)` needs no special syntax; later stages
-//! insist that ordinary arguments are single values.
+//! insist that ordinary arguments are single values (one rule for positional and named ones,
+//! so that `conv(filters = 8)` means `conv(8)`).
 
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{
-    braced, parenthesized, token, Attribute, Generics, Ident, LitFloat, LitInt, Token, Visibility,
+    braced, parenthesized, token, Attribute, Generics, Ident, LitFloat, LitInt, LitStr, Token,
+    Visibility,
 };
+
+/// The error for a negative number (syn reads `-1` as one literal, `-K` as `-` and a name).
+pub const NEGATIVE: &str = "expected a positive number: sizes, strides and `l2` cannot be negative";
 
 /// Everything between the macro's braces.
 pub struct Invocation {
@@ -96,7 +101,7 @@ pub enum Arg {
     /// A positional argument.
     Positional(Chain),
     /// `name = value`.
-    Named(Ident, Layer),
+    Named(Ident, Chain),
     /// `name: chain` (the residual's `shortcut:`).
     Labelled(Ident, Chain),
 }
@@ -186,6 +191,17 @@ impl Parse for Layer {
         if input.peek(LitFloat) {
             return Ok(Layer::Float(input.parse()?));
         }
+        if input.peek(LitStr) {
+            // Keras writes `padding="valid"`; here keywords are bare names
+            let lit: LitStr = input.parse()?;
+            return Err(syn::Error::new(
+                lit.span(),
+                format!("write `{}` without quotes", lit.value()),
+            ));
+        }
+        if input.peek(Token![-]) && !input.peek(Token![->]) {
+            return Err(input.error(NEGATIVE));
+        }
         if !input.peek(Ident) {
             return Err(input.error("expected a layer, such as `conv(8)`, `bn` or `relu`"));
         }
@@ -229,6 +245,15 @@ impl Parse for Arg {
 }
 
 impl Layer {
+    /// True for a negative number, which syn reads as one literal.
+    pub fn is_negative(&self) -> bool {
+        match self {
+            Layer::Call(_) => false,
+            Layer::Int(i) => i.base10_digits().starts_with('-'),
+            Layer::Float(f) => f.base10_digits().starts_with('-'),
+        }
+    }
+
     /// Where this element starts.
     pub fn span(&self) -> Span {
         match self {
@@ -236,5 +261,38 @@ impl Layer {
             Layer::Int(i) => i.span(),
             Layer::Float(f) => f.span(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(src: &str) -> String {
+        match syn::parse_str::<Chain>(src) {
+            Ok(_) => panic!("`{src}` parsed"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn explains_values_it_cannot_parse() {
+        assert_eq!(
+            error("conv(8, padding = \"same\")"),
+            "write `same` without quotes"
+        );
+        assert_eq!(error("conv(K, stride = -K)"), NEGATIVE);
+        assert!(error("conv(8) -> -> relu").starts_with("expected a layer"));
+    }
+
+    #[test]
+    fn named_arguments_take_chains() {
+        let chain = syn::parse_str::<Chain>("conv(filters = 8)").expect("parses");
+        let Layer::Call(call) = &chain.layers[0] else {
+            panic!("not a call");
+        };
+        assert!(
+            matches!(&call.args.as_deref(), Some([Arg::Named(n, c)]) if n == "filters" && c.layers.len() == 1)
+        );
     }
 }

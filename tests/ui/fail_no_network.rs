@@ -1,0 +1,7 @@
+use lightlayers::prelude::*;
+
+network! {
+    block down(f) = conv(f) -> max_pool(2);
+}
+
+fn main() {}

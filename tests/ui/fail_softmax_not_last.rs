@@ -1,0 +1,7 @@
+use lightlayers::prelude::*;
+
+network! {
+    pub Net = input(1, 28, 28) -> conv(8) -> global_avg_pool -> softmax -> dense(10)
+}
+
+fn main() {}
