@@ -4,6 +4,8 @@ use dfdx::shapes::Dtype;
 use num_traits::{Float, FromPrimitive};
 use rand_distr::uniform::SampleUniform;
 
+use crate::ops::cpu::kernels::CpuKernels;
+
 mod sealed {
     pub trait Sealed {}
     impl Sealed for f32 {}
@@ -15,7 +17,15 @@ mod sealed {
 /// Sealed because the CPU kernels hand these types to the `gemm` crate, which supports exactly
 /// these two.
 pub trait Element:
-    sealed::Sealed + Dtype + Float + FromPrimitive + SampleUniform + Send + Sync + std::iter::Sum
+    sealed::Sealed
+    + Dtype
+    + Float
+    + FromPrimitive
+    + SampleUniform
+    + Send
+    + Sync
+    + std::iter::Sum
+    + CpuKernels
 {
     /// Converts from `f64` (exact for `f64`, rounded for `f32`).
     fn of(v: f64) -> Self;

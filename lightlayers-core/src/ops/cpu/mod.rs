@@ -3,7 +3,9 @@
 pub mod batch_norm;
 pub mod conv2d;
 mod direct_conv;
+pub mod elementwise;
 pub(crate) mod gemm;
+pub mod kernels;
 pub mod max_pool2d;
 pub mod pipeline;
 pub(crate) mod pool;
@@ -52,7 +54,7 @@ where
     let w_data = read(weight);
     let b_data = bias.map(read);
     let mut y = vec![E::zero(); out_shape.num_elements()];
-    conv2d::conv2d_forward(&g, &x_data, &w_data, b_data.as_deref(), spec.relu, &mut y);
+    E::conv2d_forward(&g, &x_data, &w_data, b_data.as_deref(), spec.relu, &mut y);
     // The ReLU mask is the only part of the output the backward needs.
     let mask: Option<Vec<bool>> =
         (spec.relu && T::OWNS_TAPE).then(|| y.iter().map(|v| *v > E::zero()).collect());
@@ -75,7 +77,7 @@ where
                 Some(b) => Some(take_grad!(grads, b)),
                 None => None,
             };
-            conv2d::conv2d_backward(
+            E::conv2d_backward(
                 &g,
                 &x_data,
                 &w_data,
@@ -131,7 +133,7 @@ where
     let x_data = read(&x);
     let mut y = vec![E::zero(); out_shape.num_elements()];
     let mut argmax = vec![0u32; y.len()];
-    max_pool2d::max_pool2d_forward(&g, &x_data, &mut y, &mut argmax);
+    E::max_pool2d_forward(&g, &x_data, &mut y, &mut argmax);
     drop(x_data);
     let out = x.device().tensor_from_vec(y, out_shape);
     if T::OWNS_TAPE {
@@ -139,7 +141,7 @@ where
         tape.add_backward_op(move |grads| {
             let grad_y = take_grad!(grads, &out_ghost);
             let mut grad_x = take_grad!(grads, &x_ghost);
-            max_pool2d::max_pool2d_backward(&g, &argmax, &grad_y, &mut grad_x);
+            E::max_pool2d_backward(&g, &argmax, &grad_y, &mut grad_x);
             put_grad!(grads, &x_ghost, grad_x);
             put_grad!(grads, &out_ghost, grad_y);
             Ok(())

@@ -4,9 +4,8 @@
 
 use dfdx::prelude::*;
 
-use super::batch_norm::{self as bn_kernels, BnGeometry};
-use super::conv2d::{conv2d_backward, conv2d_forward};
-use super::max_pool2d::{max_pool2d_backward, max_pool2d_forward, PoolGeometry};
+use super::batch_norm::BnGeometry;
+use super::max_pool2d::PoolGeometry;
 use super::pool::pool;
 use super::tape::{put_grad, read, take_grad};
 use crate::ops::geometry::ConvGeometry;
@@ -122,7 +121,7 @@ where
                 let wdata = read(&conv.weight);
                 let bdata = conv.bias.as_ref().map(read);
                 let mut y = pool.take(b * g.out_channels * g.out_area());
-                conv2d_forward(
+                E::conv2d_forward(
                     &g,
                     &arena.data[input],
                     &wdata,
@@ -150,7 +149,7 @@ where
                 let (p, batch_stats) = match mode {
                     BnMode::Train(state, unbiased) => {
                         let p = state.params();
-                        let (mean, var) = bn_kernels::batch_stats(&g, &arena.data[input]);
+                        let (mean, var) = E::bn_batch_stats(&g, &arena.data[input]);
                         let n = g.count() as f64;
                         let correction = if *unbiased && n > 1.0 {
                             n / (n - 1.0)
@@ -208,7 +207,7 @@ where
                     })
                     .collect();
                 let mut y = pool.take(b * c * h * w);
-                bn_kernels::affine(&g, &arena.data[input], &a, &shift, fuse_relu, &mut y);
+                E::bn_affine(&g, &arena.data[input], &a, &shift, fuse_relu, &mut y);
                 let output = arena.push(y, [b, c, h, w]);
                 Node::BatchNorm {
                     input,
@@ -224,9 +223,7 @@ where
             }
             Stage::Relu => {
                 let mut y = pool.take(b * c * h * w);
-                y.iter_mut()
-                    .zip(&arena.data[input])
-                    .for_each(|(y, &x)| *y = x.max(E::zero()));
+                E::relu(&arena.data[input], &mut y);
                 let output = arena.push(y, [b, c, h, w]);
                 Node::Relu { input, output }
             }
@@ -239,7 +236,7 @@ where
                 };
                 let mut y = pool.take(b * c * g.out_h() * g.out_w());
                 let mut argmax = vec![0u32; y.len()];
-                max_pool2d_forward(&g, &arena.data[input], &mut y, &mut argmax);
+                E::max_pool2d_forward(&g, &arena.data[input], &mut y, &mut argmax);
                 let output = arena.push(y, [b, c, g.out_h(), g.out_w()]);
                 Node::MaxPool {
                     input,
@@ -256,16 +253,7 @@ where
                     "residual: branch shapes differ"
                 );
                 let mut y = pool.take(arena.data[a].len());
-                let (xa, xs) = (&arena.data[a], &arena.data[s]);
-                if fuse_relu {
-                    y.iter_mut()
-                        .zip(xa.iter().zip(xs))
-                        .for_each(|(y, (&p, &q))| *y = (p + q).max(E::zero()));
-                } else {
-                    y.iter_mut()
-                        .zip(xa.iter().zip(xs))
-                        .for_each(|(y, (&p, &q))| *y = p + q);
-                }
+                E::residual_add(&arena.data[a], &arena.data[s], fuse_relu, &mut y);
                 let dims = arena.dims[a];
                 let output = arena.push(y, dims);
                 Node::Add {
@@ -308,8 +296,7 @@ fn add_param_grad<S: Shape, E: Element>(
     t: &Tensor<S, E, Cpu>,
     delta: &[E],
 ) -> Result<(), CpuError> {
-    let g = super::tape::grad_vec(grads.get_or_alloc_mut(t)?);
-    g.iter_mut().zip(delta).for_each(|(a, &d)| *a += d);
+    E::accumulate(super::tape::grad_vec(grads.get_or_alloc_mut(t)?), delta);
     Ok(())
 }
 
@@ -335,16 +322,12 @@ fn backward<E: Element>(
                     continue;
                 };
                 if *relu {
-                    gy.iter_mut().zip(&arena.data[*output]).for_each(|(d, &y)| {
-                        if y <= E::zero() {
-                            *d = E::zero()
-                        }
-                    });
+                    E::mask_by_positive(&arena.data[*output], &mut gy);
                 }
                 let mut gw = pool.zeroed(w.len());
                 let mut gb = bias.as_ref().map(|_| pool.zeroed(geom.out_channels));
                 let len = arena.data[*input].len();
-                conv2d_backward(
+                E::conv2d_backward(
                     geom,
                     &arena.data[*input],
                     w,
@@ -378,7 +361,7 @@ fn backward<E: Element>(
                 let mut gs = vec![E::zero(); geom.channels];
                 let mut gb = vec![E::zero(); geom.channels];
                 let len = arena.data[*input].len();
-                bn_kernels::backward(
+                E::bn_backward(
                     geom,
                     &arena.data[*input],
                     &arena.data[*output],
@@ -400,7 +383,7 @@ fn backward<E: Element>(
                     continue;
                 };
                 let len = arena.data[*input].len();
-                bn_kernels::relu_backward(&arena.data[*output], &gy, g.get_mut(*input, len));
+                E::relu_backward(&arena.data[*output], &gy, g.get_mut(*input, len));
                 pool.give(gy);
             }
             Node::MaxPool {
@@ -413,7 +396,7 @@ fn backward<E: Element>(
                     continue;
                 };
                 let len = arena.data[*input].len();
-                max_pool2d_backward(geom, argmax, &gy, g.get_mut(*input, len));
+                E::max_pool2d_backward(geom, argmax, &gy, g.get_mut(*input, len));
                 pool.give(gy);
             }
             Node::Add { a, b, output, relu } => {
@@ -421,18 +404,11 @@ fn backward<E: Element>(
                     continue;
                 };
                 if *relu {
-                    gy.iter_mut().zip(&arena.data[*output]).for_each(|(d, &y)| {
-                        if y <= E::zero() {
-                            *d = E::zero()
-                        }
-                    });
+                    E::mask_by_positive(&arena.data[*output], &mut gy);
                 }
                 for branch in [*a, *b] {
                     let len = arena.data[branch].len();
-                    g.get_mut(branch, len)
-                        .iter_mut()
-                        .zip(&gy)
-                        .for_each(|(d, &v)| *d += v);
+                    E::accumulate(g.get_mut(branch, len), &gy);
                 }
                 pool.give(gy);
             }

@@ -1,0 +1,161 @@
+//! Per-element-type entry points to the CPU kernels.
+//!
+//! Generic code is compiled by the crate that instantiates it, at that crate's optimisation
+//! level: a user's debug build would run the kernels unoptimised, a hundred times slower.
+//! Calling them through this trait, implemented here for `f32` and `f64`, instantiates them
+//! inside lightlayers-core, so they run at the dependency's optimisation level (dependencies
+//! are commonly optimised even in debug builds).
+
+use super::batch_norm::{self, BnGeometry};
+use super::max_pool2d::{self, PoolGeometry};
+use super::{conv2d, elementwise};
+use crate::ops::geometry::ConvGeometry;
+
+/// The CPU kernels for one element type. Implemented for `f32` and `f64` only.
+#[doc(hidden)]
+pub trait CpuKernels: Sized + 'static {
+    /// See [`conv2d::conv2d_forward`].
+    fn conv2d_forward(
+        g: &ConvGeometry,
+        x: &[Self],
+        w: &[Self],
+        bias: Option<&[Self]>,
+        relu: bool,
+        y: &mut [Self],
+    );
+    /// See [`conv2d::conv2d_backward`].
+    fn conv2d_backward(
+        g: &ConvGeometry,
+        x: &[Self],
+        w: &[Self],
+        grad_y: &[Self],
+        grad_x: Option<&mut [Self]>,
+        grad_w: &mut [Self],
+        grad_bias: Option<&mut [Self]>,
+    );
+    /// See [`max_pool2d::max_pool2d_forward`].
+    fn max_pool2d_forward(g: &PoolGeometry, x: &[Self], y: &mut [Self], argmax: &mut [u32]);
+    /// See [`max_pool2d::max_pool2d_backward`].
+    fn max_pool2d_backward(g: &PoolGeometry, argmax: &[u32], grad_y: &[Self], grad_x: &mut [Self]);
+    /// See [`batch_norm::batch_stats`].
+    fn bn_batch_stats(g: &BnGeometry, x: &[Self]) -> (Vec<f64>, Vec<f64>);
+    /// See [`batch_norm::affine`].
+    fn bn_affine(g: &BnGeometry, x: &[Self], a: &[Self], b: &[Self], relu: bool, y: &mut [Self]);
+    /// See [`batch_norm::backward`].
+    #[allow(clippy::too_many_arguments)]
+    fn bn_backward(
+        g: &BnGeometry,
+        x: &[Self],
+        y: &[Self],
+        relu: bool,
+        mean: &[Self],
+        inv_std: &[Self],
+        scale: &[Self],
+        grad_y: &[Self],
+        grad_x: Option<&mut [Self]>,
+        grad_scale: &mut [Self],
+        grad_bias: &mut [Self],
+    );
+    /// See [`elementwise::relu`].
+    fn relu(x: &[Self], y: &mut [Self]);
+    /// See [`batch_norm::relu_backward`].
+    fn relu_backward(y: &[Self], grad_y: &[Self], grad_x: &mut [Self]);
+    /// See [`elementwise::add`].
+    fn residual_add(a: &[Self], b: &[Self], relu: bool, y: &mut [Self]);
+    /// See [`elementwise::mask_by_positive`].
+    fn mask_by_positive(y: &[Self], grad: &mut [Self]);
+    /// See [`elementwise::accumulate`].
+    fn accumulate(dst: &mut [Self], src: &[Self]);
+}
+
+macro_rules! impl_kernels {
+    ($t:ty) => {
+        impl CpuKernels for $t {
+            fn conv2d_forward(
+                g: &ConvGeometry,
+                x: &[Self],
+                w: &[Self],
+                bias: Option<&[Self]>,
+                relu: bool,
+                y: &mut [Self],
+            ) {
+                conv2d::conv2d_forward(g, x, w, bias, relu, y)
+            }
+            fn conv2d_backward(
+                g: &ConvGeometry,
+                x: &[Self],
+                w: &[Self],
+                grad_y: &[Self],
+                grad_x: Option<&mut [Self]>,
+                grad_w: &mut [Self],
+                grad_bias: Option<&mut [Self]>,
+            ) {
+                conv2d::conv2d_backward(g, x, w, grad_y, grad_x, grad_w, grad_bias)
+            }
+            fn max_pool2d_forward(
+                g: &PoolGeometry,
+                x: &[Self],
+                y: &mut [Self],
+                argmax: &mut [u32],
+            ) {
+                max_pool2d::max_pool2d_forward(g, x, y, argmax)
+            }
+            fn max_pool2d_backward(
+                g: &PoolGeometry,
+                argmax: &[u32],
+                grad_y: &[Self],
+                grad_x: &mut [Self],
+            ) {
+                max_pool2d::max_pool2d_backward(g, argmax, grad_y, grad_x)
+            }
+            fn bn_batch_stats(g: &BnGeometry, x: &[Self]) -> (Vec<f64>, Vec<f64>) {
+                batch_norm::batch_stats(g, x)
+            }
+            fn bn_affine(
+                g: &BnGeometry,
+                x: &[Self],
+                a: &[Self],
+                b: &[Self],
+                relu: bool,
+                y: &mut [Self],
+            ) {
+                batch_norm::affine(g, x, a, b, relu, y)
+            }
+            fn bn_backward(
+                g: &BnGeometry,
+                x: &[Self],
+                y: &[Self],
+                relu: bool,
+                mean: &[Self],
+                inv_std: &[Self],
+                scale: &[Self],
+                grad_y: &[Self],
+                grad_x: Option<&mut [Self]>,
+                grad_scale: &mut [Self],
+                grad_bias: &mut [Self],
+            ) {
+                batch_norm::backward(
+                    g, x, y, relu, mean, inv_std, scale, grad_y, grad_x, grad_scale, grad_bias,
+                )
+            }
+            fn relu(x: &[Self], y: &mut [Self]) {
+                elementwise::relu(x, y)
+            }
+            fn relu_backward(y: &[Self], grad_y: &[Self], grad_x: &mut [Self]) {
+                batch_norm::relu_backward(y, grad_y, grad_x)
+            }
+            fn residual_add(a: &[Self], b: &[Self], relu: bool, y: &mut [Self]) {
+                elementwise::add(a, b, relu, y)
+            }
+            fn mask_by_positive(y: &[Self], grad: &mut [Self]) {
+                elementwise::mask_by_positive(y, grad)
+            }
+            fn accumulate(dst: &mut [Self], src: &[Self]) {
+                elementwise::accumulate(dst, src)
+            }
+        }
+    };
+}
+
+impl_kernels!(f32);
+impl_kernels!(f64);
