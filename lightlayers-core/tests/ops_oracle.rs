@@ -21,7 +21,7 @@ fn conv2d_kernels_equal_the_composed_reference() {
     let dev = Dev::seed_from_u64(7);
     let mut rng = StdRng::seed_from_u64(11);
     let mut cases = 0;
-    while cases < 60 {
+    while cases < 90 {
         let groups = [1, 1, 2, 3][rng.gen_range(0..4)];
         let depthwise = rng.gen_bool(0.3);
         let (cin, cout) = if depthwise {

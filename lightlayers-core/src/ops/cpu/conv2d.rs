@@ -26,6 +26,11 @@ fn im2col<E: Element>(g: &ConvGeometry, x: &[E], cols: &mut [E]) {
             for kx in 0..g.kernel_w {
                 let (ox_lo, ox_hi) = valid_outputs(g.out_w, g.in_w, kx, g.pad_left, g.stride);
                 let row = &mut cols[(c * ka + ky * g.kernel_w + kx) * p..][..p];
+                if ox_lo == ox_hi {
+                    // this kernel column only ever reads padding
+                    row.fill(E::zero());
+                    continue;
+                }
                 for oy in 0..g.out_h {
                     let out_row = &mut row[oy * g.out_w..(oy + 1) * g.out_w];
                     if oy < oy_lo || oy >= oy_hi {
@@ -60,6 +65,10 @@ fn col2im_add<E: Element>(g: &ConvGeometry, cols: &[E], grad_x: &mut [E]) {
             let (oy_lo, oy_hi) = valid_outputs(g.out_h, g.in_h, ky, g.pad_top, g.stride);
             for kx in 0..g.kernel_w {
                 let (ox_lo, ox_hi) = valid_outputs(g.out_w, g.in_w, kx, g.pad_left, g.stride);
+                if ox_lo == ox_hi {
+                    // this kernel column only ever reads padding
+                    continue;
+                }
                 let row = &cols[(c * ka + ky * g.kernel_w + kx) * p..][..p];
                 for oy in oy_lo..oy_hi {
                     let iy = oy * g.stride + ky - g.pad_top;
@@ -87,6 +96,10 @@ fn depthwise_forward<E: Element>(g: &ConvGeometry, x: &[E], w: &[E], y: &mut [E]
             let (oy_lo, oy_hi) = valid_outputs(g.out_h, g.in_h, ky, g.pad_top, g.stride);
             for kx in 0..g.kernel_w {
                 let (ox_lo, ox_hi) = valid_outputs(g.out_w, g.in_w, kx, g.pad_left, g.stride);
+                if ox_lo == ox_hi {
+                    // this kernel column only ever reads padding
+                    continue;
+                }
                 let wv = w[f * ka + ky * g.kernel_w + kx];
                 for oy in oy_lo..oy_hi {
                     let iy = oy * g.stride + ky - g.pad_top;
@@ -128,6 +141,10 @@ fn depthwise_backward<E: Element>(
             let (oy_lo, oy_hi) = valid_outputs(g.out_h, g.in_h, ky, g.pad_top, g.stride);
             for kx in 0..g.kernel_w {
                 let (ox_lo, ox_hi) = valid_outputs(g.out_w, g.in_w, kx, g.pad_left, g.stride);
+                if ox_lo == ox_hi {
+                    // this kernel column only ever reads padding
+                    continue;
+                }
                 let k = f * ka + ky * g.kernel_w + kx;
                 let wv = w[k];
                 let mut acc = E::zero();
@@ -177,16 +194,6 @@ pub fn conv2d_forward<E: Element>(
         g.out_channels * g.group_in() * g.kernel_area(),
         "conv2d: weight length"
     );
-    if DirectPlan::<E>::applies(g) {
-        let plan = DirectPlan::forward(g, w);
-        y.par_chunks_mut(out_len)
-            .zip(x.par_chunks(in_len))
-            .for_each_init(
-                || vec![E::zero(); plan.scratch_len()],
-                |scratch, (y, x)| plan.run(x, scratch, bias, relu, false, y),
-            );
-        return;
-    }
     let p = g.out_area();
     let rows = g.group_in() * g.kernel_area();
     let scratch = if g.is_pointwise() || is_depthwise(g) {
@@ -278,8 +285,10 @@ pub fn conv2d_backward<E: Element>(
     }
 
     let depthwise = is_depthwise(g);
-    let direct =
-        (!depthwise && DirectPlan::<E>::applies(g)).then(|| DirectPlan::input_gradient(g, w));
+    if !depthwise && DirectPlan::<E>::backward_applies(g) {
+        direct_backward(g, &DirectPlan::forward(g, w), x, w, grad_y, grad_x, grad_w);
+        return;
+    }
     let scratch = if g.is_pointwise() || depthwise {
         0
     } else {
@@ -302,10 +311,7 @@ pub fn conv2d_backward<E: Element>(
         .par_iter()
         .zip(grad_x_chunks.par_iter_mut())
         .map_init(
-            || {
-                let second = direct.as_ref().map_or(scratch, |d| d.scratch_len());
-                (vec![E::zero(); scratch], vec![E::zero(); second])
-            },
+            || (vec![E::zero(); scratch], vec![E::zero(); scratch]),
             |(cols, grad_cols), (&chunk, grad_x)| {
                 let mut partial = vec![E::zero(); w.len()];
                 let first = chunk * CHUNK_IMAGES;
@@ -342,9 +348,7 @@ pub fn conv2d_backward<E: Element>(
                         );
                     }
                     if let Some(gx) = gx {
-                        if let Some(direct) = &direct {
-                            direct.run(gy, grad_cols, None, false, true, gx);
-                        } else if g.is_pointwise() {
+                        if g.is_pointwise() {
                             for grp in 0..gs {
                                 matmul(
                                     MatMut::row_major(
@@ -382,6 +386,75 @@ pub fn conv2d_backward<E: Element>(
                             }
                             col2im_add(g, grad_cols, gx);
                         }
+                    }
+                }
+                partial
+            },
+        )
+        .collect();
+    for partial in partials {
+        for (a, b) in grad_w.iter_mut().zip(partial) {
+            *a += b;
+        }
+    }
+}
+
+/// Input and weight gradients with the direct kernels (stride 1, one group, 1×1 or 3×3).
+fn direct_backward<E: Element>(
+    g: &ConvGeometry,
+    forward: &DirectPlan<E>,
+    x: &[E],
+    w: &[E],
+    grad_y: &[E],
+    grad_x: Option<&mut [E]>,
+    grad_w: &mut [E],
+) {
+    let (in_len, out_len) = (g.in_channels * g.in_area(), g.out_channels * g.out_area());
+    let input_plan = grad_x.is_some().then(|| DirectPlan::input_gradient(g, w));
+    let chunks = g.batch.div_ceil(CHUNK_IMAGES);
+    let mut grad_x_chunks: Vec<Option<&mut [E]>> = match grad_x {
+        Some(gx) => {
+            assert_eq!(
+                gx.len(),
+                g.batch * in_len,
+                "conv2d backward: input gradient length"
+            );
+            gx.chunks_mut(CHUNK_IMAGES * in_len).map(Some).collect()
+        }
+        None => (0..chunks).map(|_| None).collect(),
+    };
+    let partials: Vec<Vec<E>> = grad_x_chunks
+        .par_iter_mut()
+        .enumerate()
+        .map_init(
+            || {
+                (
+                    vec![E::zero(); forward.scratch_len()],
+                    vec![E::zero(); forward.grad_scratch_len()],
+                    vec![E::zero(); input_plan.as_ref().map_or(0, |p| p.scratch_len())],
+                )
+            },
+            |(xpad, dypad, gpad), (chunk, grad_x)| {
+                let mut partial = vec![E::zero(); w.len()];
+                let first = chunk * CHUNK_IMAGES;
+                for n in first..(first + CHUNK_IMAGES).min(g.batch) {
+                    let gy = &grad_y[n * out_len..(n + 1) * out_len];
+                    forward.accumulate_weight_gradient(
+                        &x[n * in_len..(n + 1) * in_len],
+                        gy,
+                        xpad,
+                        dypad,
+                        &mut partial,
+                    );
+                    if let (Some(plan), Some(gx)) = (&input_plan, grad_x.as_deref_mut()) {
+                        plan.run(
+                            gy,
+                            gpad,
+                            None,
+                            false,
+                            true,
+                            &mut gx[(n - first) * in_len..(n - first + 1) * in_len],
+                        );
                     }
                 }
                 partial

@@ -38,9 +38,19 @@ pub(crate) struct DirectPlan<E> {
 }
 
 impl<E: Element> DirectPlan<E> {
-    /// Whether the direct kernel handles this convolution.
-    pub(crate) fn applies(g: &ConvGeometry) -> bool {
-        g.stride == 1 && g.groups == 1
+    /// Whether the direct kernels compute the backward pass of this convolution.
+    ///
+    /// Measured (benches/ops.rs, one thread, AVX-512): the `gemm` crate on im2col columns wins
+    /// every forward pass and the backward of wide layers, whose weight gradient is a product
+    /// with a long inner dimension; the direct kernels win the backward of narrow layers
+    /// (a LightConv's rank, ≤ 8 filters) on large maps, up to 2.6× (8→3 channels at 28×28).
+    pub(crate) fn backward_applies(g: &ConvGeometry) -> bool {
+        g.stride == 1
+            && g.groups == 1
+            && g.kernel_h == g.kernel_w
+            && matches!(g.kernel_h, 1 | 3)
+            && g.out_channels <= 8
+            && g.out_w >= 14
     }
 
     /// The forward convolution of `g` with kernel `w` (F×C×KH×KW).
@@ -287,6 +297,124 @@ fn conv_block_impl<L: Level, E: Element, const FB: usize, const TL: usize, const
                             flat.iter_mut().for_each(|a| *a += b);
                         }
                         out.copy_from_slice(&flat[..n]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<E: Element> DirectPlan<E> {
+    /// Row stride of the padded output gradient.
+    fn grad_row(&self) -> usize {
+        self.out_w.div_ceil(TILE) * TILE
+    }
+
+    /// Scratch length for one padded output gradient.
+    pub(crate) fn grad_scratch_len(&self) -> usize {
+        self.out_channels * self.out_h * self.grad_row()
+    }
+
+    /// Adds one image's contribution to the weight gradient (F×C×K×K) of this forward plan,
+    /// from its input `x` and output gradient `dy`.
+    pub(crate) fn accumulate_weight_gradient(
+        &self,
+        x: &[E],
+        dy: &[E],
+        xpad: &mut [E],
+        dypad: &mut [E],
+        dw: &mut [E],
+    ) {
+        assert!(
+            self.kh == self.kw && matches!(self.kh, 1 | 3),
+            "direct weight gradient: unsupported kernel"
+        );
+        assert_eq!(
+            dy.len(),
+            self.out_channels * self.out_h * self.out_w,
+            "direct weight gradient: dy length"
+        );
+        assert_eq!(
+            dw.len(),
+            self.out_channels * self.in_channels * self.kh * self.kw,
+            "direct weight gradient: dw length"
+        );
+        self.pad(x, xpad);
+        let row = self.grad_row();
+        for (f, plane) in dy.chunks(self.out_h * self.out_w).enumerate() {
+            for (oy, src) in plane.chunks(self.out_w).enumerate() {
+                let dst = &mut dypad[(f * self.out_h + oy) * row..][..row];
+                dst[..self.out_w].copy_from_slice(src);
+                dst[self.out_w..].fill(E::zero());
+            }
+        }
+        macro_rules! by_filters {
+            ($k:literal) => {
+                match filter_block(self.out_channels) {
+                    1 => weight_grad::<E, 1, $k>(self, xpad, dypad, dw),
+                    2 => weight_grad::<E, 2, $k>(self, xpad, dypad, dw),
+                    3 => weight_grad::<E, 3, $k>(self, xpad, dypad, dw),
+                    4 => weight_grad::<E, 4, $k>(self, xpad, dypad, dw),
+                    6 => weight_grad::<E, 6, $k>(self, xpad, dypad, dw),
+                    _ => weight_grad::<E, 8, $k>(self, xpad, dypad, dw),
+                }
+            };
+        }
+        match self.kh {
+            1 => by_filters!(1),
+            _ => by_filters!(3),
+        }
+    }
+}
+
+multiversion! {
+    fn weight_grad<E, const FB: usize, const K: usize>(plan: &DirectPlan<E>, xpad: &[E], dypad: &[E], dw: &mut [E]) => weight_grad_impl
+}
+
+/// dW[f][c][ky][kx] += Σ dy[f, oy, ox]·x[c, oy + ky, ox + kx], with `FB` filters × `K` column
+/// shifts of accumulators per pass over the rows.
+#[inline(always)]
+fn weight_grad_impl<L: Level, E: Element, const FB: usize, const K: usize>(
+    plan: &DirectPlan<E>,
+    xpad: &[E],
+    dypad: &[E],
+    dw: &mut [E],
+) {
+    let (hp, wp) = (plan.padded_h(), plan.padded_w());
+    let (oh, ow, row) = (plan.out_h, plan.out_w, plan.grad_row());
+    let (f_total, c_total) = (plan.out_channels, plan.in_channels);
+    for c in 0..c_total {
+        for ky in 0..K {
+            for f0 in (0..f_total).step_by(FB) {
+                let mut acc = [[[E::zero(); TILE]; K]; FB];
+                for oy in 0..oh {
+                    let xrow = &xpad[(c * hp + oy + ky) * wp..][..wp];
+                    for ox0 in (0..ow).step_by(TILE) {
+                        let xs: [&[E; TILE]; K] = std::array::from_fn(|kx| {
+                            xrow[ox0 + kx..][..TILE].try_into().expect("tile")
+                        });
+                        for j in 0..FB {
+                            if f0 + j >= f_total {
+                                break;
+                            }
+                            let d: &[E; TILE] = dypad[((f0 + j) * oh + oy) * row + ox0..][..TILE]
+                                .try_into()
+                                .expect("tile");
+                            for kx in 0..K {
+                                for l in 0..TILE {
+                                    acc[j][kx][l] = L::fma(d[l], xs[kx][l], acc[j][kx][l]);
+                                }
+                            }
+                        }
+                    }
+                }
+                for (j, acc) in acc.iter().enumerate() {
+                    if f0 + j >= f_total {
+                        break;
+                    }
+                    for (kx, lanes) in acc.iter().enumerate() {
+                        let sum = lanes.iter().fold(E::zero(), |a, &b| a + b);
+                        dw[(((f0 + j) * c_total + c) * K + ky) * K + kx] += sum;
                     }
                 }
             }
