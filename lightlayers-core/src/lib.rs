@@ -7,6 +7,7 @@ pub mod layers;
 pub mod network;
 pub mod ops;
 pub mod summary;
+pub mod train;
 
 pub use element::Element;
 pub use network::{Images, Logits, Network, NetworkModel};

@@ -1,0 +1,240 @@
+//! The command line shared by the four training examples (`mnist`, `fashion_mnist`,
+//! `cifar10`, `cifar100`): parse the arguments, load the data, build the chosen model, train it
+//! with the paper's recipe, print the result as a row of the paper's tables.
+//!
+//! Each example only names its dataset, its defaults and its three model types; see
+//! [`dispatch!`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
+use lightlayers::data::{load, DatasetKind, LoadOptions, Splits};
+use lightlayers::prelude::*;
+use lightlayers::summary::thousands;
+use lightlayers::train::{TrainConfig, TrainReport, Trainer};
+
+/// Which convolution the model is built from (one row family of the paper's tables).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Variant {
+    /// Ordinary Conv2D layers and a Dense head.
+    Conv,
+    /// SeparableConv2D layers and a Dense head.
+    Separable,
+    /// LightConv2D layers of rank k and a LightDense head.
+    Light,
+}
+
+/// Where to train.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DeviceKind {
+    /// The CPU (every build).
+    Cpu,
+    /// The first NVIDIA GPU (builds with `--features cuda`).
+    Cuda,
+}
+
+/// The arguments; the defaults shown by `--help` are each dataset's (see [`Settings`]).
+#[derive(Debug, Parser)]
+pub struct Args {
+    /// Convolution variant of the model.
+    #[arg(long, value_enum, default_value_t = Variant::Light)]
+    pub variant: Variant,
+    /// Rank k of the light layers (light variant only).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=6))]
+    pub k: u8,
+    /// Epochs to train.
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    /// Examples per step.
+    #[arg(long, default_value_t = 64, value_parser = at_least_one)]
+    pub batch_size: usize,
+    /// Adam's initial learning rate.
+    #[arg(long, default_value_t = 1e-3, value_parser = learning_rate)]
+    pub lr: f64,
+    /// Folder holding the dataset's files (only this folder is read).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Download the dataset into the cache if it is not there.
+    #[arg(long)]
+    pub download: bool,
+    /// Seed of the initial weights and of the shuffle order.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Keep the examples in order, as the paper's `shuffle=False`.
+    #[arg(long)]
+    pub no_shuffle: bool,
+    /// Folder for checkpoints and metrics (written after every epoch).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Continue the checkpoint in --out.
+    #[arg(long, requires = "out")]
+    pub resume: bool,
+    /// Device to train on.
+    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    pub device: DeviceKind,
+    /// No progress display.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// A dataset's example: what it trains on and the paper's settings for it.
+pub struct Settings {
+    /// The dataset.
+    pub kind: DatasetKind,
+    /// The program's one-line description.
+    pub about: &'static str,
+    /// Default rank k.
+    pub k: &'static str,
+    /// Default epochs.
+    pub epochs: &'static str,
+    /// Default learning rate.
+    pub lr: &'static str,
+    /// `ReduceLROnPlateau` patience.
+    pub plateau_patience: usize,
+}
+
+/// Parses the command line with `settings`' defaults; on an invalid argument prints clap's
+/// error and exits.
+pub fn parse(settings: &Settings) -> Args {
+    let command = Args::command()
+        .about(settings.about)
+        .mut_arg("k", |a| a.default_value(settings.k))
+        .mut_arg("epochs", |a| a.default_value(settings.epochs))
+        .mut_arg("lr", |a| a.default_value(settings.lr));
+    let matches = command.get_matches();
+    Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("expected a whole number ≥ 1".to_string()),
+    }
+}
+
+fn learning_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err("expected a number > 0".to_string()),
+    }
+}
+
+/// Runs `common::train::<Model>` for the model the arguments name: `$conv`, `$separable`, or
+/// `$light<k>` for k in 1..=6.
+macro_rules! dispatch {
+    ($args:expr, $settings:expr, $conv:ty, $separable:ty, $light:ident) => {{
+        let (args, settings) = (&$args, &$settings);
+        match (args.variant, args.k) {
+            (common::Variant::Conv, _) => common::train::<$conv>(args, settings),
+            (common::Variant::Separable, _) => common::train::<$separable>(args, settings),
+            (common::Variant::Light, 1) => common::train::<$light<1>>(args, settings),
+            (common::Variant::Light, 2) => common::train::<$light<2>>(args, settings),
+            (common::Variant::Light, 3) => common::train::<$light<3>>(args, settings),
+            (common::Variant::Light, 4) => common::train::<$light<4>>(args, settings),
+            (common::Variant::Light, 5) => common::train::<$light<5>>(args, settings),
+            (common::Variant::Light, 6) => common::train::<$light<6>>(args, settings),
+            (common::Variant::Light, k) => Err(format!("--k {k} is outside 1..=6")),
+        }
+    }};
+}
+pub(crate) use dispatch;
+
+/// Prints an error as one line and turns the outcome into the exit code.
+pub fn finish(outcome: Result<(), String>) -> ExitCode {
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Why `--device cuda` fails in a build without the `cuda` feature.
+#[cfg(not(feature = "cuda"))]
+const NO_CUDA: &str =
+    "this build has no CUDA support: rebuild with `--features cuda` (needs the CUDA toolkit)";
+
+/// Loads the data, prints where it came from and the model, trains network `N` on the chosen
+/// device and prints the result row.
+pub fn train<N: Network>(args: &Args, settings: &Settings) -> Result<(), String> {
+    #[cfg(not(feature = "cuda"))]
+    if args.device == DeviceKind::Cuda {
+        return Err(NO_CUDA.to_string());
+    }
+    let splits = load(
+        settings.kind,
+        &LoadOptions {
+            data_dir: args.data_dir.clone(),
+            download: args.download,
+            ..LoadOptions::default()
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    println!("{}", splits.notice());
+    println!("{}", N::summary());
+    let config = TrainConfig {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        lr: args.lr,
+        shuffle: (!args.no_shuffle).then_some(args.seed),
+        seed: args.seed,
+        plateau_patience: Some(settings.plateau_patience),
+        out_dir: args.out.clone(),
+        resume: args.resume,
+        progress: !args.quiet,
+        ..TrainConfig::default()
+    };
+    let report = match args.device {
+        DeviceKind::Cpu => fit_on::<N, Cpu>(Cpu::seed_from_u64(args.seed), config, &splits)?,
+        #[cfg(feature = "cuda")]
+        DeviceKind::Cuda => {
+            let dev = dfdx::tensor::Cuda::try_seed_from_u64(args.seed)
+                .map_err(|e| format!("cannot use the CUDA device: {e:?}"))?;
+            fit_on::<N, dfdx::tensor::Cuda>(dev, config, &splits)?
+        }
+        #[cfg(not(feature = "cuda"))]
+        DeviceKind::Cuda => return Err(NO_CUDA.to_string()),
+    };
+    let method = match args.variant {
+        Variant::Conv => "Conv2D".to_string(),
+        Variant::Separable => "SeparableConv2D".to_string(),
+        Variant::Light => format!("LightLayers k={}", args.k),
+    };
+    print_row(settings.kind, &method, N::PARAMS, &report);
+    if let Some(out) = &args.out {
+        println!("checkpoint and metrics in {}", out.display());
+    }
+    Ok(())
+}
+
+/// Builds `N` on `dev` and trains it in `f32`.
+fn fit_on<N: Network, D: Backend<f32>>(
+    dev: D,
+    config: TrainConfig,
+    splits: &Splits,
+) -> Result<TrainReport, String> {
+    let mut model =
+        N::try_build::<f32, D>(&dev).map_err(|e| format!("cannot build the model: {e}"))?;
+    Trainer::new(config)
+        .and_then(|t| t.fit::<N, f32, D>(&mut model, &splits.train, &splits.test))
+        .map_err(|e| e.to_string())
+}
+
+/// The result as a row of the paper's tables, plus time and throughput.
+fn print_row(kind: DatasetKind, method: &str, params: usize, report: &TrainReport) {
+    println!();
+    println!("| dataset | method | parameters | test accuracy | test loss | epochs | wall time | images/s |");
+    println!("|---|---|---|---|---|---|---|---|");
+    println!(
+        "| {} | {method} | {} | {:.4} | {:.4} | {} | {:.1} s | {:.0} |",
+        kind.name(),
+        thousands(params),
+        report.test_accuracy,
+        report.test_loss,
+        report.epochs_done,
+        report.wall_seconds,
+        report.images_per_second
+    );
+}
