@@ -22,7 +22,7 @@ use crate::Element;
 ///
 /// Implemented for `Cpu` (hand-written kernels) and, with the `cuda` feature, `Cuda` (dfdx
 /// compositions).
-pub trait Backend<E: Element>: Device<E> + DeviceBuildExt {
+pub trait Backend<E: Element>: Device<E> + DeviceBuildExt + Synchronize {
     /// `act(w ⋆ x + b)`: see [`conv2d`].
     #[allow(clippy::type_complexity)]
     fn try_conv2d<B, Ci, H, W, Co, Cg, Kh, Kw, Ho, Wo, T>(

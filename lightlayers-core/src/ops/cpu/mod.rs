@@ -15,6 +15,11 @@ mod window;
 
 use dfdx::prelude::*;
 
+/// Threads the CPU kernels use (rayon's global pool: `RAYON_NUM_THREADS`, else one per core).
+pub fn threads() -> usize {
+    rayon::current_num_threads()
+}
+
 use self::max_pool2d::PoolGeometry;
 use self::tape::{put_grad, read, take_grad};
 use crate::ops::geometry::{Conv2dSpec, ConvGeometry};

@@ -1,0 +1,314 @@
+//! Training and inference throughput of the paper's models, measured like
+//! `../shared/bench/keras_throughput.py` so the two can be compared on one machine: synthetic
+//! images, batches of 64 for training (forward, cross-entropy + L2 penalty, backward, Adam),
+//! best of 3 timed epochs after a warm-up; batches of 256 for inference.
+//!
+//! ```text
+//! cargo run --release --example bench                       # MNIST and CIFAR-10, k = 1 and 3
+//! cargo run --release --example bench -- --family cifar100 --variant light --k 5
+//! cargo run --release --example bench --features cuda -- --device cuda
+//! ```
+//!
+//! Prints one JSON line per model. Each model runs in a process of its own (the example starts
+//! itself again), so `peak_rss_mb` — the process's VmHWM — is that model's alone.
+
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use clap::{Parser, ValueEnum};
+use lightlayers::paper::*;
+use lightlayers::prelude::*;
+use lightlayers::train::{KerasAdam, KerasAdamConfig};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Family {
+    Mnist,
+    Cifar10,
+    Cifar100,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Variant {
+    Conv,
+    Separable,
+    Light,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum DeviceKind {
+    Cpu,
+    Cuda,
+}
+
+/// Throughput of the paper's models (one JSON line each).
+#[derive(Debug, Parser)]
+struct Args {
+    /// Model families to measure [default: mnist, cifar10].
+    #[arg(long, value_enum)]
+    family: Vec<Family>,
+    /// Variants to measure [default: all three].
+    #[arg(long, value_enum)]
+    variant: Vec<Variant>,
+    /// Ranks of the light variant [default: 1 and 3].
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=6))]
+    k: Vec<u8>,
+    /// Synthetic images per timed epoch (the Keras script uses 12,800).
+    #[arg(long, default_value_t = 12_800, value_parser = clap::value_parser!(u64).range(256..))]
+    images: u64,
+    /// Device to run on.
+    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    device: DeviceKind,
+    /// Measure exactly one model in this process (used internally).
+    #[arg(long, hide = true)]
+    single: bool,
+}
+
+/// The measurements of one model.
+struct Figures {
+    train: f64,
+    infer: f64,
+}
+
+const TRAIN_BATCH: usize = 64;
+const INFER_BATCH: usize = 256;
+
+/// Deterministic pseudo-random values in [0, 1).
+fn synthetic(n: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 40) as f32 / (1u64 << 24) as f32
+        })
+        .collect()
+}
+
+fn measure<N: Network, D: Backend<f32>>(dev: D, images: usize) -> Result<Figures, String> {
+    let [c, h, w] = N::INPUT_SHAPE;
+    let per_image = c * h * w;
+    let classes = N::CLASSES;
+    let pixels = synthetic(images * per_image, 1);
+    let labels: Vec<usize> = synthetic(images, 2)
+        .iter()
+        .map(|v| (v * classes as f32) as usize % classes)
+        .collect();
+    let mut model = N::try_build::<f32, D>(&dev).map_err(|e| format!("{e:?}"))?;
+    let mut grads = model.alloc_grads();
+    let mut adam = KerasAdam::new(KerasAdamConfig::default()).map_err(|e| e.to_string())?;
+
+    let batch =
+        |start: usize, len: usize| -> (Images<N, f32, D>, Tensor<(usize, N::Classes), f32, D>) {
+            let x = dev.tensor_from_vec(
+                pixels[start * per_image..(start + len) * per_image].to_vec(),
+                (
+                    len,
+                    Default::default(),
+                    Default::default(),
+                    Default::default(),
+                ),
+            );
+            let mut one_hot = vec![0.0f32; len * classes];
+            for (i, &l) in labels[start..start + len].iter().enumerate() {
+                one_hot[i * classes + l] = 1.0;
+            }
+            (x, dev.tensor_from_vec(one_hot, (len, Default::default())))
+        };
+    let mut epoch = |model: &mut N::Model<f32, D>, count: usize| -> Result<f64, String> {
+        let started = Instant::now();
+        for start in (0..count - count % TRAIN_BATCH).step_by(TRAIN_BATCH) {
+            let (x, y) = batch(start, TRAIN_BATCH);
+            let logits = model
+                .try_logits_train(x.traced(grads.clone()))
+                .map_err(|e| format!("{e:?}"))?;
+            let mut loss = cross_entropy_with_logits_loss(logits, y);
+            if let Some(penalty) = model.try_penalty().map_err(|e| format!("{e:?}"))? {
+                loss = loss + penalty;
+            }
+            grads = loss.backward();
+            adam.update(model, &mut grads).map_err(|e| e.to_string())?;
+            model.zero_grads(&mut grads);
+        }
+        dev.try_synchronize().map_err(|e| format!("{e:?}"))?;
+        Ok((count - count % TRAIN_BATCH) as f64 / started.elapsed().as_secs_f64())
+    };
+    // warm-up on a tenth of the data (the Keras script fits 1,280 images first)
+    epoch(&mut model, images / 10)?;
+    let mut train: f64 = 0.0;
+    for _ in 0..3 {
+        train = train.max(epoch(&mut model, images)?);
+    }
+
+    let infer_pass = |model: &N::Model<f32, D>, count: usize| -> Result<f64, String> {
+        let started = Instant::now();
+        for start in (0..count).step_by(INFER_BATCH) {
+            let len = INFER_BATCH.min(count - start);
+            let (x, _) = batch(start, len);
+            let _ = model.try_logits(x).map_err(|e| format!("{e:?}"))?;
+        }
+        dev.try_synchronize().map_err(|e| format!("{e:?}"))?;
+        Ok(count as f64 / started.elapsed().as_secs_f64())
+    };
+    infer_pass(&model, 1024.min(images))?;
+    let infer = infer_pass(&model, images)?;
+    Ok(Figures { train, infer })
+}
+
+/// Peak resident memory of this process in MB (Linux's VmHWM), if known.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn run_one<N: Network>(args: &Args, family: Family, variant: Variant, k: u8) -> Result<(), String> {
+    let images = args.images as usize;
+    let figures = match args.device {
+        DeviceKind::Cpu => measure::<N, Cpu>(Cpu::seed_from_u64(0), images)?,
+        #[cfg(feature = "cuda")]
+        DeviceKind::Cuda => measure::<N, Cuda>(
+            Cuda::try_seed_from_u64(0).map_err(|e| format!("cannot use the CUDA device: {e:?}"))?,
+            images,
+        )?,
+        #[cfg(not(feature = "cuda"))]
+        DeviceKind::Cuda => {
+            return Err("this build has no CUDA support: rebuild with `--features cuda`".into())
+        }
+    };
+    let name = |v: &dyn std::fmt::Debug| format!("{v:?}").to_lowercase();
+    let threads = match args.device {
+        DeviceKind::Cpu => lightlayers::ops::cpu::threads(),
+        DeviceKind::Cuda => 0,
+    };
+    println!(
+        r#"{{"family":"{}","variant":"{}","k":{},"params":{},"train_img_per_s":{:.0},"infer_img_per_s":{:.0},"peak_rss_mb":{},"device":"{}","threads":{}}}"#,
+        name(&family),
+        name(&variant),
+        if variant == Variant::Light { k } else { 0 },
+        N::PARAMS,
+        figures.train,
+        figures.infer,
+        peak_rss_mb().map_or("null".to_string(), |m| format!("{m:.0}")),
+        name(&args.device),
+        threads,
+    );
+    Ok(())
+}
+
+macro_rules! light {
+    ($args:expr, $family:expr, $k:expr, $net:ident) => {
+        match $k {
+            1 => run_one::<$net<1>>($args, $family, Variant::Light, 1),
+            2 => run_one::<$net<2>>($args, $family, Variant::Light, 2),
+            3 => run_one::<$net<3>>($args, $family, Variant::Light, 3),
+            4 => run_one::<$net<4>>($args, $family, Variant::Light, 4),
+            5 => run_one::<$net<5>>($args, $family, Variant::Light, 5),
+            _ => run_one::<$net<6>>($args, $family, Variant::Light, 6),
+        }
+    };
+}
+
+fn dispatch(args: &Args, family: Family, variant: Variant, k: u8) -> Result<(), String> {
+    match (family, variant) {
+        (Family::Mnist, Variant::Conv) => run_one::<MnistConv>(args, family, variant, k),
+        (Family::Mnist, Variant::Separable) => run_one::<MnistSeparable>(args, family, variant, k),
+        (Family::Mnist, Variant::Light) => light!(args, family, k, MnistLight),
+        (Family::Cifar10, Variant::Conv) => run_one::<Cifar10Conv>(args, family, variant, k),
+        (Family::Cifar10, Variant::Separable) => {
+            run_one::<Cifar10Separable>(args, family, variant, k)
+        }
+        (Family::Cifar10, Variant::Light) => light!(args, family, k, Cifar10Light),
+        (Family::Cifar100, Variant::Conv) => run_one::<Cifar100Conv>(args, family, variant, k),
+        (Family::Cifar100, Variant::Separable) => {
+            run_one::<Cifar100Separable>(args, family, variant, k)
+        }
+        (Family::Cifar100, Variant::Light) => light!(args, family, k, Cifar100Light),
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let families = if args.family.is_empty() {
+        vec![Family::Mnist, Family::Cifar10]
+    } else {
+        args.family.clone()
+    };
+    let variants = if args.variant.is_empty() {
+        vec![Variant::Conv, Variant::Separable, Variant::Light]
+    } else {
+        args.variant.clone()
+    };
+    let ks = if args.k.is_empty() {
+        vec![1, 3]
+    } else {
+        args.k.clone()
+    };
+    let mut runs = Vec::new();
+    for &family in &families {
+        for &variant in &variants {
+            if variant == Variant::Light {
+                runs.extend(ks.iter().map(|&k| (family, variant, k)));
+            } else {
+                runs.push((family, variant, 0));
+            }
+        }
+    }
+    if args.single || runs.len() == 1 {
+        let outcome = runs
+            .iter()
+            .try_for_each(|&(f, v, k)| dispatch(&args, f, v, k));
+        return match outcome {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    // one process per model, so each peak-memory figure is the model's own
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            eprintln!("error: cannot find this program to start it per model: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let name = |v: &dyn std::fmt::Debug| format!("{v:?}").to_lowercase();
+    let mut failed = false;
+    for (family, variant, k) in runs {
+        let mut cmd = Command::new(&exe);
+        cmd.args([
+            "--single",
+            "--family",
+            &name(&family),
+            "--variant",
+            &name(&variant),
+        ])
+        .args([
+            "--images",
+            &args.images.to_string(),
+            "--device",
+            &name(&args.device),
+        ]);
+        if variant == Variant::Light {
+            cmd.args(["--k", &k.to_string()]);
+        }
+        match cmd.status() {
+            Ok(status) if status.success() => {}
+            Ok(_) => failed = true,
+            Err(e) => {
+                eprintln!("error: cannot start {}: {e}", exe.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
