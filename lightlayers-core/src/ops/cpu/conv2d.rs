@@ -8,6 +8,7 @@ use rayon::prelude::*;
 
 use super::direct_conv::DirectPlan;
 use super::gemm::{matmul, MatMut, MatRef};
+use super::simd::{multiversion, Level};
 use super::window::valid_outputs;
 use crate::ops::geometry::ConvGeometry;
 use crate::Element;
@@ -15,8 +16,45 @@ use crate::Element;
 /// Images per reduction chunk of the weight gradient.
 const CHUNK_IMAGES: usize = 4;
 
-/// Fills `cols` ((C·KH·KW) × (OH·OW), row-major) with the input patches of one image.
-fn im2col<E: Element>(g: &ConvGeometry, x: &[E], cols: &mut [E]) {
+/// Copies a short run with fixed-size chunk moves: `copy_from_slice` on a few dozen elements
+/// becomes a `memmove` call, whose overhead dominated im2col for 28-wide rows.
+#[inline(always)]
+pub(crate) fn copy_short<E: Element>(dst: &mut [E], src: &[E]) {
+    let n = dst.len();
+    let mut i = 0;
+    while i + 8 <= n {
+        let chunk: [E; 8] = src[i..i + 8].try_into().expect("chunk");
+        dst[i..i + 8].copy_from_slice(&chunk);
+        i += 8;
+    }
+    while i < n {
+        dst[i] = src[i];
+        i += 1;
+    }
+}
+
+/// Zeroes a short run (see [`copy_short`]).
+#[inline(always)]
+pub(crate) fn zero_short<E: Element>(dst: &mut [E]) {
+    let n = dst.len();
+    let mut i = 0;
+    while i + 8 <= n {
+        dst[i..i + 8].copy_from_slice(&[E::zero(); 8]);
+        i += 8;
+    }
+    while i < n {
+        dst[i] = E::zero();
+        i += 1;
+    }
+}
+
+multiversion! {
+    /// Fills `cols` ((C·KH·KW) × (OH·OW), row-major) with the input patches of one image.
+    fn im2col<E>(g: &ConvGeometry, x: &[E], cols: &mut [E]) => im2col_impl
+}
+
+#[inline(always)]
+fn im2col_impl<L: Level, E: Element>(g: &ConvGeometry, x: &[E], cols: &mut [E]) {
     let p = g.out_area();
     let ka = g.kernel_area();
     for c in 0..g.in_channels {
@@ -28,22 +66,25 @@ fn im2col<E: Element>(g: &ConvGeometry, x: &[E], cols: &mut [E]) {
                 let row = &mut cols[(c * ka + ky * g.kernel_w + kx) * p..][..p];
                 if ox_lo == ox_hi {
                     // this kernel column only ever reads padding
-                    row.fill(E::zero());
+                    zero_short(row);
                     continue;
                 }
                 for oy in 0..g.out_h {
                     let out_row = &mut row[oy * g.out_w..(oy + 1) * g.out_w];
                     if oy < oy_lo || oy >= oy_hi {
-                        out_row.fill(E::zero());
+                        zero_short(out_row);
                         continue;
                     }
                     let iy = oy * g.stride + ky - g.pad_top;
                     let in_row = &plane[iy * g.in_w..(iy + 1) * g.in_w];
-                    out_row[..ox_lo].fill(E::zero());
-                    out_row[ox_hi..].fill(E::zero());
+                    zero_short(&mut out_row[..ox_lo]);
+                    zero_short(&mut out_row[ox_hi..]);
                     let ix0 = ox_lo * g.stride + kx - g.pad_left;
                     if g.stride == 1 {
-                        out_row[ox_lo..ox_hi].copy_from_slice(&in_row[ix0..ix0 + (ox_hi - ox_lo)]);
+                        copy_short(
+                            &mut out_row[ox_lo..ox_hi],
+                            &in_row[ix0..ix0 + (ox_hi - ox_lo)],
+                        );
                     } else {
                         for (o, v) in out_row[ox_lo..ox_hi].iter_mut().enumerate() {
                             *v = in_row[ix0 + o * g.stride];
@@ -55,8 +96,13 @@ fn im2col<E: Element>(g: &ConvGeometry, x: &[E], cols: &mut [E]) {
     }
 }
 
-/// Adds the column gradients of one image back onto its input gradient.
-fn col2im_add<E: Element>(g: &ConvGeometry, cols: &[E], grad_x: &mut [E]) {
+multiversion! {
+    /// Adds the column gradients of one image back onto its input gradient.
+    fn col2im_add<E>(g: &ConvGeometry, cols: &[E], grad_x: &mut [E]) => col2im_add_impl
+}
+
+#[inline(always)]
+fn col2im_add_impl<L: Level, E: Element>(g: &ConvGeometry, cols: &[E], grad_x: &mut [E]) {
     let p = g.out_area();
     let ka = g.kernel_area();
     for c in 0..g.in_channels {
@@ -194,6 +240,16 @@ pub fn conv2d_forward<E: Element>(
         g.out_channels * g.group_in() * g.kernel_area(),
         "conv2d: weight length"
     );
+    if DirectPlan::<E>::forward_applies(g) {
+        let plan = DirectPlan::forward(g, w);
+        y.par_chunks_mut(out_len)
+            .zip(x.par_chunks(in_len))
+            .for_each_init(
+                || vec![E::zero(); plan.scratch_len()],
+                |scratch, (y, x)| plan.run(x, scratch, bias, relu, false, y),
+            );
+        return;
+    }
     let p = g.out_area();
     let rows = g.group_in() * g.kernel_area();
     let scratch = if g.is_pointwise() || is_depthwise(g) {

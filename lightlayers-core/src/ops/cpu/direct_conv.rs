@@ -5,6 +5,7 @@
 //! The same kernel computes the input gradient: it is the convolution of the output gradient
 //! with the kernel flipped and its channel axes swapped.
 
+use super::conv2d::{copy_short, zero_short};
 use super::simd::{multiversion, Level};
 use crate::ops::geometry::ConvGeometry;
 use crate::Element;
@@ -12,13 +13,16 @@ use crate::Element;
 /// Output columns per register tile.
 pub(crate) const TILE: usize = 16;
 
-/// Filters per register block for `filters` output channels: the kernel variant's `FB`.
-fn filter_block(filters: usize) -> usize {
-    match filters {
-        1..=4 => filters,
-        5 | 6 => 6,
-        _ => 8,
-    }
+/// Filters per register block. More than four accumulator rows make LLVM give up on keeping
+/// them in registers (measured: 2 GFLOP/s at eight, 70–98 at four); a remainder of one to three
+/// filters gets a block of its own size.
+const FB: usize = 4;
+
+/// The filter blocks of `filters` output channels: (first filter, block size).
+fn filter_blocks(filters: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..filters)
+        .step_by(FB)
+        .map(move |f0| (f0, FB.min(filters - f0)))
 }
 
 /// A convolution prepared for the direct kernel: packed weights and padded sizes.
@@ -38,6 +42,13 @@ pub(crate) struct DirectPlan<E> {
 }
 
 impl<E: Element> DirectPlan<E> {
+    /// Whether the direct kernel computes the forward pass of this convolution: for few filters
+    /// (a LightConv's rank) on wide maps, where the gemm gets too little work per column
+    /// (measured: 40 against 22–33 GFLOP/s for 8→3 channels at 28×28, one thread).
+    pub(crate) fn forward_applies(g: &ConvGeometry) -> bool {
+        g.stride == 1 && g.groups == 1 && g.out_channels <= 4 && g.out_w >= 14
+    }
+
     /// Whether the direct kernels compute the backward pass of this convolution.
     ///
     /// Measured (benches/ops.rs, one thread, AVX-512): the `gemm` crate on im2col columns wins
@@ -141,7 +152,13 @@ impl<E: Element> DirectPlan<E> {
             "direct conv: accumulate takes no bias or ReLU"
         );
         self.pad(x, scratch);
-        conv_image(self, scratch, bias, relu, accumulate, y);
+        conv_image(self, scratch, accumulate, y);
+        if bias.is_some() || relu {
+            let plane = self.out_h * self.out_w;
+            for (f, out) in y.chunks_mut(plane).enumerate() {
+                super::elementwise::bias_relu(out, bias.map_or(E::zero(), |b| b[f]), relu);
+            }
+        }
     }
 
     fn pad(&self, x: &[E], out: &mut [E]) {
@@ -151,14 +168,16 @@ impl<E: Element> DirectPlan<E> {
                 let row = &mut out[(c * hp + r) * wp..][..wp];
                 let src = r.checked_sub(self.pad_top).filter(|&iy| iy < self.in_h);
                 match src {
-                    None => row.fill(E::zero()),
+                    None => zero_short(row),
                     Some(iy) => {
                         let lo = self.pad_left.min(wp);
                         let hi = (self.pad_left + self.in_w).min(wp);
-                        row[..lo].fill(E::zero());
-                        row[hi..].fill(E::zero());
-                        row[lo..hi]
-                            .copy_from_slice(&x[(c * self.in_h + iy) * self.in_w..][..hi - lo]);
+                        zero_short(&mut row[..lo]);
+                        zero_short(&mut row[hi..]);
+                        copy_short(
+                            &mut row[lo..hi],
+                            &x[(c * self.in_h + iy) * self.in_w..][..hi - lo],
+                        );
                     }
                 }
             }
@@ -166,8 +185,8 @@ impl<E: Element> DirectPlan<E> {
     }
 }
 
-/// Packs `weight(f, c, ky, kx)` as [f block][c][ky][kx][filter in block], blocks of
-/// [`filter_block`]`(f)` filters.
+/// Packs `weight(f, c, ky, kx)` block by block ([`filter_blocks`]): a block of `n` filters
+/// starting at `f0` occupies `[f0·C·KH·KW ..][c][ky][kx][n]`.
 fn pack<E: Element>(
     f: usize,
     c: usize,
@@ -175,19 +194,14 @@ fn pack<E: Element>(
     kw: usize,
     weight: impl Fn(usize, usize, usize, usize) -> E,
 ) -> Vec<E> {
-    let fb = filter_block(f);
-    let blocks = f.div_ceil(fb);
-    let mut packed = vec![E::zero(); blocks * c * kh * kw * fb];
-    for b in 0..blocks {
+    let mut packed = vec![E::zero(); f * c * kh * kw];
+    for (f0, n) in filter_blocks(f) {
         for ci in 0..c {
             for ky in 0..kh {
                 for kx in 0..kw {
-                    for j in 0..fb {
-                        let fi = b * fb + j;
-                        if fi < f {
-                            packed[(((b * c + ci) * kh + ky) * kw + kx) * fb + j] =
-                                weight(fi, ci, ky, kx);
-                        }
+                    for j in 0..n {
+                        packed[f0 * c * kh * kw + ((ci * kh + ky) * kw + kx) * n + j] =
+                            weight(f0 + j, ci, ky, kx);
                     }
                 }
             }
@@ -197,53 +211,49 @@ fn pack<E: Element>(
 }
 
 multiversion! {
-    fn conv_block<E, const FB: usize, const TL: usize, const K: usize>(
+    fn conv_block<E, const N: usize, const TL: usize, const K: usize>(
         plan: &DirectPlan<E>,
+        f0: usize,
         xpad: &[E],
-        bias: Option<&[E]>,
-        relu: bool,
         accumulate: bool,
         y: &mut [E],
     ) => conv_block_impl
 }
 
-/// Runs the kernel variant for the plan's kernel size and filter count: `FB` filters × `TL`
-/// tiles of `TILE` columns are the register block (enough independent FMAs per input load
-/// without spilling); small filter counts (a LightConv's rank) get two tiles instead.
-fn conv_image<E: Element>(
-    plan: &DirectPlan<E>,
-    xpad: &[E],
-    bias: Option<&[E]>,
-    relu: bool,
-    accumulate: bool,
-    y: &mut [E],
-) {
-    macro_rules! by_filters {
-        ($k:literal) => {
-            match filter_block(plan.out_channels) {
-                1 => conv_block::<E, 1, 2, $k>(plan, xpad, bias, relu, accumulate, y),
-                2 => conv_block::<E, 2, 2, $k>(plan, xpad, bias, relu, accumulate, y),
-                3 => conv_block::<E, 3, 2, $k>(plan, xpad, bias, relu, accumulate, y),
-                4 => conv_block::<E, 4, 2, $k>(plan, xpad, bias, relu, accumulate, y),
-                6 => conv_block::<E, 6, 1, $k>(plan, xpad, bias, relu, accumulate, y),
-                _ => conv_block::<E, 8, 1, $k>(plan, xpad, bias, relu, accumulate, y),
-            }
-        };
-    }
-    match plan.kh {
-        1 => by_filters!(1),
-        3 => by_filters!(3),
-        _ => by_filters!(0),
+/// Runs every filter block with the kernel variant for its size, the kernel size and the
+/// output width (two tiles per row block when the row is wider than one).
+fn conv_image<E: Element>(plan: &DirectPlan<E>, xpad: &[E], accumulate: bool, y: &mut [E]) {
+    let wide = plan.out_w > TILE;
+    for (f0, n) in filter_blocks(plan.out_channels) {
+        macro_rules! go {
+            ($k:literal) => {
+                match (n, wide) {
+                    (1, false) => conv_block::<E, 1, 1, $k>(plan, f0, xpad, accumulate, y),
+                    (1, true) => conv_block::<E, 1, 2, $k>(plan, f0, xpad, accumulate, y),
+                    (2, false) => conv_block::<E, 2, 1, $k>(plan, f0, xpad, accumulate, y),
+                    (2, true) => conv_block::<E, 2, 2, $k>(plan, f0, xpad, accumulate, y),
+                    (3, false) => conv_block::<E, 3, 1, $k>(plan, f0, xpad, accumulate, y),
+                    (3, true) => conv_block::<E, 3, 2, $k>(plan, f0, xpad, accumulate, y),
+                    (_, false) => conv_block::<E, 4, 1, $k>(plan, f0, xpad, accumulate, y),
+                    (_, true) => conv_block::<E, 4, 2, $k>(plan, f0, xpad, accumulate, y),
+                }
+            };
+        }
+        match plan.kh {
+            1 => go!(1),
+            3 => go!(3),
+            _ => go!(0),
+        }
     }
 }
 
-/// The register-blocked kernel; `K == 0` means the kernel size is only known at run time.
+/// The register-blocked kernel for the `N` filters from `f0`; `K == 0` means the kernel size is
+/// only known at run time.
 #[inline(always)]
-fn conv_block_impl<L: Level, E: Element, const FB: usize, const TL: usize, const K: usize>(
+fn conv_block_impl<L: Level, E: Element, const N: usize, const TL: usize, const K: usize>(
     plan: &DirectPlan<E>,
+    f0: usize,
     xpad: &[E],
-    bias: Option<&[E]>,
-    relu: bool,
     accumulate: bool,
     y: &mut [E],
 ) {
@@ -254,50 +264,37 @@ fn conv_block_impl<L: Level, E: Element, const FB: usize, const TL: usize, const
         if K == 0 { plan.kw } else { K },
     );
     let (oh, ow) = (plan.out_h, plan.out_w);
-    let taps = c_in * kh * kw;
+    let weights = &plan.packed[f0 * c_in * kh * kw..][..N * c_in * kh * kw];
     let width = TILE * TL;
-    for f0 in (0..plan.out_channels).step_by(FB) {
-        for oy in 0..oh {
-            for ox0 in (0..ow).step_by(width) {
-                let mut acc = [[[E::zero(); TILE]; TL]; FB];
-                for ci in 0..c_in {
-                    for ky in 0..kh {
-                        let row = &xpad[(ci * hp + oy + ky) * wp + ox0..][..width + kw - 1];
-                        for kx in 0..kw {
-                            let wv = &plan.packed
-                                [(f0 / FB * taps + (ci * kh + ky) * kw + kx) * FB..][..FB];
-                            for t in 0..TL {
-                                let xv: &[E; TILE] =
-                                    row[kx + t * TILE..][..TILE].try_into().expect("tile");
-                                for j in 0..FB {
-                                    let w = wv[j];
-                                    for l in 0..TILE {
-                                        acc[j][t][l] = L::fma(w, xv[l], acc[j][t][l]);
-                                    }
+    for oy in 0..oh {
+        for ox0 in (0..ow).step_by(width) {
+            let mut acc = [[[E::zero(); TILE]; TL]; N];
+            for ci in 0..c_in {
+                for ky in 0..kh {
+                    let row = &xpad[(ci * hp + oy + ky) * wp + ox0..][..width + kw - 1];
+                    let taps = &weights[(ci * kh + ky) * kw * N..][..kw * N];
+                    for kx in 0..kw {
+                        for t in 0..TL {
+                            let xv: &[E; TILE] =
+                                row[kx + t * TILE..][..TILE].try_into().expect("tile");
+                            for j in 0..N {
+                                let w = taps[kx * N + j];
+                                for l in 0..TILE {
+                                    acc[j][t][l] = L::fma(w, xv[l], acc[j][t][l]);
                                 }
                             }
                         }
                     }
                 }
-                let n = width.min(ow - ox0);
-                for (j, acc) in acc.iter_mut().enumerate() {
-                    let f = f0 + j;
-                    if f >= plan.out_channels {
-                        break;
-                    }
-                    let out = &mut y[(f * oh + oy) * ow + ox0..][..n];
-                    let flat = acc.as_flattened_mut();
-                    if accumulate {
-                        out.iter_mut().zip(flat.iter()).for_each(|(o, &a)| *o += a);
-                    } else {
-                        let b = bias.map_or(E::zero(), |b| b[f]);
-                        if relu {
-                            flat.iter_mut().for_each(|a| *a = (*a + b).max(E::zero()));
-                        } else {
-                            flat.iter_mut().for_each(|a| *a += b);
-                        }
-                        out.copy_from_slice(&flat[..n]);
-                    }
+            }
+            let n = width.min(ow - ox0);
+            for (j, acc) in acc.iter().enumerate() {
+                let out = &mut y[((f0 + j) * oh + oy) * ow + ox0..][..n];
+                let flat = acc.as_flattened();
+                if accumulate {
+                    out.iter_mut().zip(flat).for_each(|(o, &a)| *o += a);
+                } else {
+                    copy_short(out, &flat[..n]);
                 }
             }
         }
@@ -344,78 +341,71 @@ impl<E: Element> DirectPlan<E> {
         for (f, plane) in dy.chunks(self.out_h * self.out_w).enumerate() {
             for (oy, src) in plane.chunks(self.out_w).enumerate() {
                 let dst = &mut dypad[(f * self.out_h + oy) * row..][..row];
-                dst[..self.out_w].copy_from_slice(src);
-                dst[self.out_w..].fill(E::zero());
+                copy_short(&mut dst[..self.out_w], src);
+                zero_short(&mut dst[self.out_w..]);
             }
         }
-        macro_rules! by_filters {
-            ($k:literal) => {
-                match filter_block(self.out_channels) {
-                    1 => weight_grad::<E, 1, $k>(self, xpad, dypad, dw),
-                    2 => weight_grad::<E, 2, $k>(self, xpad, dypad, dw),
-                    3 => weight_grad::<E, 3, $k>(self, xpad, dypad, dw),
-                    4 => weight_grad::<E, 4, $k>(self, xpad, dypad, dw),
-                    6 => weight_grad::<E, 6, $k>(self, xpad, dypad, dw),
-                    _ => weight_grad::<E, 8, $k>(self, xpad, dypad, dw),
-                }
-            };
-        }
-        match self.kh {
-            1 => by_filters!(1),
-            _ => by_filters!(3),
+        for (f0, n) in filter_blocks(self.out_channels) {
+            macro_rules! go {
+                ($k:literal) => {
+                    match n {
+                        1 => weight_grad::<E, 1, $k>(self, f0, xpad, dypad, dw),
+                        2 => weight_grad::<E, 2, $k>(self, f0, xpad, dypad, dw),
+                        3 => weight_grad::<E, 3, $k>(self, f0, xpad, dypad, dw),
+                        _ => weight_grad::<E, 4, $k>(self, f0, xpad, dypad, dw),
+                    }
+                };
+            }
+            match self.kh {
+                1 => go!(1),
+                _ => go!(3),
+            }
         }
     }
 }
 
 multiversion! {
-    fn weight_grad<E, const FB: usize, const K: usize>(plan: &DirectPlan<E>, xpad: &[E], dypad: &[E], dw: &mut [E]) => weight_grad_impl
+    fn weight_grad<E, const N: usize, const K: usize>(plan: &DirectPlan<E>, f0: usize, xpad: &[E], dypad: &[E], dw: &mut [E]) => weight_grad_impl
 }
 
-/// dW[f][c][ky][kx] += Σ dy[f, oy, ox]·x[c, oy + ky, ox + kx], with `FB` filters × `K` column
-/// shifts of accumulators per pass over the rows.
+/// dW[f][c][ky][kx] += Σ dy[f, oy, ox]·x[c, oy + ky, ox + kx] for the `N` filters from `f0`,
+/// with `N` filters × `K` column shifts of accumulators per pass over the rows.
 #[inline(always)]
-fn weight_grad_impl<L: Level, E: Element, const FB: usize, const K: usize>(
+fn weight_grad_impl<L: Level, E: Element, const N: usize, const K: usize>(
     plan: &DirectPlan<E>,
+    f0: usize,
     xpad: &[E],
     dypad: &[E],
     dw: &mut [E],
 ) {
     let (hp, wp) = (plan.padded_h(), plan.padded_w());
     let (oh, ow, row) = (plan.out_h, plan.out_w, plan.grad_row());
-    let (f_total, c_total) = (plan.out_channels, plan.in_channels);
+    let c_total = plan.in_channels;
     for c in 0..c_total {
         for ky in 0..K {
-            for f0 in (0..f_total).step_by(FB) {
-                let mut acc = [[[E::zero(); TILE]; K]; FB];
-                for oy in 0..oh {
-                    let xrow = &xpad[(c * hp + oy + ky) * wp..][..wp];
-                    for ox0 in (0..ow).step_by(TILE) {
-                        let xs: [&[E; TILE]; K] = std::array::from_fn(|kx| {
-                            xrow[ox0 + kx..][..TILE].try_into().expect("tile")
-                        });
-                        for j in 0..FB {
-                            if f0 + j >= f_total {
-                                break;
-                            }
-                            let d: &[E; TILE] = dypad[((f0 + j) * oh + oy) * row + ox0..][..TILE]
-                                .try_into()
-                                .expect("tile");
-                            for kx in 0..K {
-                                for l in 0..TILE {
-                                    acc[j][kx][l] = L::fma(d[l], xs[kx][l], acc[j][kx][l]);
-                                }
+            let mut acc = [[[E::zero(); TILE]; K]; N];
+            for oy in 0..oh {
+                let xrow = &xpad[(c * hp + oy + ky) * wp..][..wp];
+                for ox0 in (0..ow).step_by(TILE) {
+                    let xs: [&[E; TILE]; K] = std::array::from_fn(|kx| {
+                        xrow[ox0 + kx..][..TILE].try_into().expect("tile")
+                    });
+                    for j in 0..N {
+                        let d: &[E; TILE] = dypad[((f0 + j) * oh + oy) * row + ox0..][..TILE]
+                            .try_into()
+                            .expect("tile");
+                        for kx in 0..K {
+                            for l in 0..TILE {
+                                acc[j][kx][l] = L::fma(d[l], xs[kx][l], acc[j][kx][l]);
                             }
                         }
                     }
                 }
-                for (j, acc) in acc.iter().enumerate() {
-                    if f0 + j >= f_total {
-                        break;
-                    }
-                    for (kx, lanes) in acc.iter().enumerate() {
-                        let sum = lanes.iter().fold(E::zero(), |a, &b| a + b);
-                        dw[(((f0 + j) * c_total + c) * K + ky) * K + kx] += sum;
-                    }
+            }
+            for (j, acc) in acc.iter().enumerate() {
+                for (kx, lanes) in acc.iter().enumerate() {
+                    let sum = lanes.iter().fold(E::zero(), |a, &b| a + b);
+                    dw[(((f0 + j) * c_total + c) * K + ky) * K + kx] += sum;
                 }
             }
         }

@@ -92,3 +92,17 @@ pub fn accumulate<E: Element>(dst: &mut [E], src: &[E]) {
         .zip(src.par_chunks(BLOCK))
         .for_each(|(d, s)| add_assign_block(d, s));
 }
+
+multiversion! {
+    /// `y = y + b`, then ReLU if asked (one plane, on the calling thread).
+    pub(crate) fn bias_relu<E>(y: &mut [E], b: E, relu: bool) => bias_relu_impl
+}
+
+#[inline(always)]
+fn bias_relu_impl<L: Level, E: Element>(y: &mut [E], b: E, relu: bool) {
+    if relu {
+        y.iter_mut().for_each(|v| *v = (*v + b).max(E::zero()));
+    } else {
+        y.iter_mut().for_each(|v| *v += b);
+    }
+}

@@ -4,6 +4,7 @@
 
 use rayon::prelude::*;
 
+use super::simd::{multiversion, Level};
 use crate::Element;
 
 /// Sizes of one pooling: `planes` = batch × channels.
@@ -40,28 +41,69 @@ pub fn max_pool2d_forward<E: Element>(g: &PoolGeometry, x: &[E], y: &mut [E], ar
     if out_area == 0 {
         return;
     }
-    let (ow, s) = (g.out_w(), g.size);
-    y.par_chunks_mut(out_area)
-        .zip(argmax.par_chunks_mut(out_area))
-        .zip(x.par_chunks(in_area))
+    // planes per parallel task: enough work per task to amortise rayon's scheduling
+    let per_task = (16 * 1024 / in_area).max(1);
+    y.par_chunks_mut(out_area * per_task)
+        .zip(argmax.par_chunks_mut(out_area * per_task))
+        .zip(x.par_chunks(in_area * per_task))
         .for_each(|((y, arg), x)| {
-            for oy in 0..g.out_h() {
-                for ox in 0..ow {
-                    let mut best = (oy * s) * g.in_w + ox * s;
-                    for dy in 0..s {
-                        let row = (oy * s + dy) * g.in_w + ox * s;
-                        for i in row..row + s {
-                            // NaN propagates: a NaN input wins so training sees it
-                            if x[i] > x[best] || (x[i].is_nan() && !x[best].is_nan()) {
-                                best = i;
-                            }
-                        }
-                    }
-                    y[oy * ow + ox] = x[best];
-                    arg[oy * ow + ox] = best as u32;
-                }
+            for ((y, arg), x) in y
+                .chunks_mut(out_area)
+                .zip(arg.chunks_mut(out_area))
+                .zip(x.chunks(in_area))
+            {
+                pool_plane(g, x, y, arg);
             }
         });
+}
+
+multiversion! {
+    fn pool_plane<E>(g: &PoolGeometry, x: &[E], y: &mut [E], arg: &mut [u32]) => pool_plane_impl
+}
+
+/// `a` replaced by `b` (at index `j`) when `b` is greater or is a NaN where `a` is not: a NaN
+/// input wins so training sees it.
+#[inline(always)]
+fn keep_max<E: Element>(best: (E, u32), b: E, j: u32) -> (E, u32) {
+    if b > best.0 || (b.is_nan() && !best.0.is_nan()) {
+        (b, j)
+    } else {
+        best
+    }
+}
+
+#[inline(always)]
+fn pool_plane_impl<L: Level, E: Element>(g: &PoolGeometry, x: &[E], y: &mut [E], arg: &mut [u32]) {
+    let (ow, s, w) = (g.out_w(), g.size, g.in_w);
+    for oy in 0..g.out_h() {
+        let (yrow, arow) = (&mut y[oy * ow..][..ow], &mut arg[oy * ow..][..ow]);
+        if s == 2 {
+            let base = 2 * oy * w;
+            let (r0, r1) = (&x[base..base + w], &x[base + w..base + 2 * w]);
+            for ox in 0..ow {
+                let i = 2 * ox;
+                let mut best = (r0[i], (base + i) as u32);
+                best = keep_max(best, r0[i + 1], (base + i + 1) as u32);
+                best = keep_max(best, r1[i], (base + w + i) as u32);
+                best = keep_max(best, r1[i + 1], (base + w + i + 1) as u32);
+                yrow[ox] = best.0;
+                arow[ox] = best.1;
+            }
+        } else {
+            for ox in 0..ow {
+                let first = oy * s * w + ox * s;
+                let mut best = (x[first], first as u32);
+                for dy in 0..s {
+                    let row = (oy * s + dy) * w + ox * s;
+                    for (i, &v) in x.iter().enumerate().skip(row).take(s) {
+                        best = keep_max(best, v, i as u32);
+                    }
+                }
+                yrow[ox] = best.0;
+                arow[ox] = best.1;
+            }
+        }
+    }
 }
 
 /// Adds each output gradient to the input position that produced the maximum.
