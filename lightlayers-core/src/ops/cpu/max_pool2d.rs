@@ -61,8 +61,7 @@ multiversion! {
     fn pool_plane<E>(g: &PoolGeometry, x: &[E], y: &mut [E], arg: &mut [u32]) => pool_plane_impl
 }
 
-/// `a` replaced by `b` (at index `j`) when `b` is greater or is a NaN where `a` is not: a NaN
-/// input wins so training sees it.
+/// `a` replaced by `b` (at index `j`) when `b` is greater or is a NaN where `a` is not.
 #[inline(always)]
 fn keep_max<E: Element>(best: (E, u32), b: E, j: u32) -> (E, u32) {
     if b > best.0 || (b.is_nan() && !best.0.is_nan()) {
@@ -78,16 +77,26 @@ fn pool_plane_impl<L: Level, E: Element>(g: &PoolGeometry, x: &[E], y: &mut [E],
     for oy in 0..g.out_h() {
         let (yrow, arow) = (&mut y[oy * ow..][..ow], &mut arg[oy * ow..][..ow]);
         if s == 2 {
+            // values first (a vectorisable pass), then where each came from: the first
+            // position in reading order that holds the maximum, as in TensorFlow
             let base = 2 * oy * w;
             let (r0, r1) = (&x[base..base + w], &x[base + w..base + 2 * w]);
             for ox in 0..ow {
                 let i = 2 * ox;
-                let mut best = (r0[i], (base + i) as u32);
-                best = keep_max(best, r0[i + 1], (base + i + 1) as u32);
-                best = keep_max(best, r1[i], (base + w + i) as u32);
-                best = keep_max(best, r1[i + 1], (base + w + i + 1) as u32);
-                yrow[ox] = best.0;
-                arow[ox] = best.1;
+                yrow[ox] = r0[i].max(r0[i + 1]).max(r1[i].max(r1[i + 1]));
+            }
+            for ox in 0..ow {
+                let (i, m) = (2 * ox, yrow[ox]);
+                let offset = if r0[i] == m {
+                    0
+                } else if r0[i + 1] == m {
+                    1
+                } else if r1[i] == m {
+                    w
+                } else {
+                    w + 1
+                };
+                arow[ox] = (base + i + offset) as u32;
             }
         } else {
             for ox in 0..ow {
