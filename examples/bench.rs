@@ -58,6 +58,10 @@ struct Args {
     /// Device to run on.
     #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
     device: DeviceKind,
+    /// Training batch size (the comparison with Keras uses 64; larger batches show how much
+    /// of a step is fixed per-operation cost).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    batch_size: u64,
     /// Measure exactly one model in this process (used internally).
     #[arg(long, hide = true)]
     single: bool,
@@ -69,7 +73,6 @@ struct Figures {
     infer: f64,
 }
 
-const TRAIN_BATCH: usize = 64;
 const INFER_BATCH: usize = 256;
 
 /// Deterministic pseudo-random values in [0, 1).
@@ -87,7 +90,11 @@ fn synthetic(n: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
-fn measure<N: Network, D: Backend<f32>>(dev: D, images: usize) -> Result<Figures, String> {
+fn measure<N: Network, D: Backend<f32>>(
+    dev: D,
+    images: usize,
+    train_batch: usize,
+) -> Result<Figures, String> {
     let [c, h, w] = N::INPUT_SHAPE;
     let per_image = c * h * w;
     let classes = N::CLASSES;
@@ -119,8 +126,8 @@ fn measure<N: Network, D: Backend<f32>>(dev: D, images: usize) -> Result<Figures
         };
     let mut epoch = |model: &mut N::Model<f32, D>, count: usize| -> Result<f64, String> {
         let started = Instant::now();
-        for start in (0..count - count % TRAIN_BATCH).step_by(TRAIN_BATCH) {
-            let (x, y) = batch(start, TRAIN_BATCH);
+        for start in (0..count - count % train_batch).step_by(train_batch) {
+            let (x, y) = batch(start, train_batch);
             let logits = model
                 .try_logits_train(x.traced(grads.clone()))
                 .map_err(|e| format!("{e:?}"))?;
@@ -133,10 +140,10 @@ fn measure<N: Network, D: Backend<f32>>(dev: D, images: usize) -> Result<Figures
             model.zero_grads(&mut grads);
         }
         dev.try_synchronize().map_err(|e| format!("{e:?}"))?;
-        Ok((count - count % TRAIN_BATCH) as f64 / started.elapsed().as_secs_f64())
+        Ok((count - count % train_batch) as f64 / started.elapsed().as_secs_f64())
     };
     // warm-up on a tenth of the data (the Keras script fits 1,280 images first)
-    epoch(&mut model, images / 10)?;
+    epoch(&mut model, (images / 10).max(train_batch))?;
     let mut train: f64 = 0.0;
     for _ in 0..3 {
         train = train.max(epoch(&mut model, images)?);
@@ -167,12 +174,14 @@ fn peak_rss_mb() -> Option<f64> {
 
 fn run_one<N: Network>(args: &Args, family: Family, variant: Variant, k: u8) -> Result<(), String> {
     let images = args.images as usize;
+    let batch = args.batch_size as usize;
     let figures = match args.device {
-        DeviceKind::Cpu => measure::<N, Cpu>(Cpu::seed_from_u64(0), images)?,
+        DeviceKind::Cpu => measure::<N, Cpu>(Cpu::seed_from_u64(0), images, batch)?,
         #[cfg(feature = "cuda")]
         DeviceKind::Cuda => measure::<N, Cuda>(
             Cuda::try_seed_from_u64(0).map_err(|e| format!("cannot use the CUDA device: {e:?}"))?,
             images,
+            batch,
         )?,
         #[cfg(not(feature = "cuda"))]
         DeviceKind::Cuda => {
@@ -185,7 +194,7 @@ fn run_one<N: Network>(args: &Args, family: Family, variant: Variant, k: u8) -> 
         DeviceKind::Cuda => 0,
     };
     println!(
-        r#"{{"family":"{}","variant":"{}","k":{},"params":{},"train_img_per_s":{:.0},"infer_img_per_s":{:.0},"peak_rss_mb":{},"device":"{}","threads":{}}}"#,
+        r#"{{"family":"{}","variant":"{}","k":{},"params":{},"train_img_per_s":{:.0},"infer_img_per_s":{:.0},"peak_rss_mb":{},"device":"{}","threads":{},"batch":{}}}"#,
         name(&family),
         name(&variant),
         if variant == Variant::Light { k } else { 0 },
@@ -195,6 +204,7 @@ fn run_one<N: Network>(args: &Args, family: Family, variant: Variant, k: u8) -> 
         peak_rss_mb().map_or("null".to_string(), |m| format!("{m:.0}")),
         name(&args.device),
         threads,
+        batch,
     );
     Ok(())
 }

@@ -81,12 +81,12 @@ fn pool_plane_impl<L: Level, E: Element>(g: &PoolGeometry, x: &[E], y: &mut [E],
             // position in reading order that holds the maximum, as in TensorFlow
             let base = 2 * oy * w;
             let (r0, r1) = (&x[base..base + w], &x[base + w..base + 2 * w]);
-            for ox in 0..ow {
+            for (ox, y) in yrow.iter_mut().enumerate() {
                 let i = 2 * ox;
-                yrow[ox] = r0[i].max(r0[i + 1]).max(r1[i].max(r1[i + 1]));
+                *y = r0[i].max(r0[i + 1]).max(r1[i].max(r1[i + 1]));
             }
-            for ox in 0..ow {
-                let (i, m) = (2 * ox, yrow[ox]);
+            for (ox, (a, &m)) in arow.iter_mut().zip(yrow.iter()).enumerate() {
+                let i = 2 * ox;
                 let offset = if r0[i] == m {
                     0
                 } else if r0[i + 1] == m {
@@ -96,7 +96,7 @@ fn pool_plane_impl<L: Level, E: Element>(g: &PoolGeometry, x: &[E], y: &mut [E],
                 } else {
                     w + 1
                 };
-                arow[ox] = (base + i + offset) as u32;
+                *a = (base + i + offset) as u32;
             }
         } else {
             for ox in 0..ow {
