@@ -18,8 +18,8 @@
 //!         -> global_avg_pool -> light_dense(10, k = 8) -> softmax
 //! }
 //!
-//! // 9·1·K + K + 9·K·8 + 8 (light_conv) + 4·8 (bn) + 8·8 + 8·10 + 10 (light_dense)
-//! const _: () = assert!(Tiny::<2>::PARAMS == 164 + 40 + 32 + 154);
+//! // light_conv: 9·1·K + K + 9·K·8 + 8 = 172; bn: 4·8 = 32; light_dense: 8·8 + 8·10 + 10 = 154
+//! const _: () = assert!(Tiny::<2>::PARAMS == 172 + 32 + 154);
 //!
 //! let dev = Cpu::default();
 //! let model = dev.build_module::<Tiny<2>, f32>();
