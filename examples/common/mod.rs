@@ -8,8 +8,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
-use lightlayers::data::{load, DatasetKind, LoadOptions, Splits};
+use lightlayers::data::{load, DatasetKind, LoadOptions, Origin, Splits};
 use lightlayers::prelude::*;
 use lightlayers::summary::thousands;
 use lightlayers::train::{TrainConfig, TrainReport, Trainer};
@@ -76,7 +77,15 @@ pub struct Args {
     /// No progress display.
     #[arg(long)]
     pub quiet: bool,
+    /// Whether `--epochs` was given (else the embedded subset gets [`EMBEDDED_EPOCHS`]).
+    #[arg(skip)]
+    pub epochs_given: bool,
 }
+
+/// Epochs on the embedded subset unless `--epochs` says otherwise: it holds a sixth of the
+/// training images, so the paper's 10 epochs would be fewer than two epochs' worth of steps
+/// (test accuracy ~0.95 on MNIST); 20 reach ~0.96, still within a minute on 2 cores.
+pub const EMBEDDED_EPOCHS: usize = 20;
 
 /// A dataset's example: what it trains on and the paper's settings for it.
 pub struct Settings {
@@ -103,7 +112,9 @@ pub fn parse(settings: &Settings) -> Args {
         .mut_arg("epochs", |a| a.default_value(settings.epochs))
         .mut_arg("lr", |a| a.default_value(settings.lr));
     let matches = command.get_matches();
-    Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    let mut args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    args.epochs_given = matches.value_source("epochs") == Some(ValueSource::CommandLine);
+    args
 }
 
 fn at_least_one(s: &str) -> Result<usize, String> {
@@ -173,9 +184,15 @@ pub fn train<N: Network>(args: &Args, settings: &Settings) -> Result<(), String>
     )
     .map_err(|e| e.to_string())?;
     println!("{}", splits.notice());
+    let epochs = if splits.origin == Origin::Embedded && !args.epochs_given {
+        println!("{EMBEDDED_EPOCHS} epochs on the embedded subset (set --epochs to change)");
+        EMBEDDED_EPOCHS
+    } else {
+        args.epochs
+    };
     println!("{}", N::summary());
     let config = TrainConfig {
-        epochs: args.epochs,
+        epochs,
         batch_size: args.batch_size,
         lr: args.lr,
         shuffle: (!args.no_shuffle).then_some(args.seed),
