@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use super::direct_conv::DirectPlan;
 use super::gemm::{matmul, MatMut, MatRef};
 use super::simd::{multiversion, Level};
+use super::transpose::transpose;
 use super::window::valid_outputs;
 use crate::ops::geometry::ConvGeometry;
 use crate::Element;
@@ -89,6 +90,42 @@ fn im2col_impl<L: Level, E: Element>(g: &ConvGeometry, x: &[E], cols: &mut [E]) 
                         for (o, v) in out_row[ox_lo..ox_hi].iter_mut().enumerate() {
                             *v = in_row[ix0 + o * g.stride];
                         }
+                    }
+                }
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// Fills `cols_t` ((OH·OW) × (KH·KW·C), row-major: one patch per row, channels fastest)
+    /// from `x_t`, one image in (H·W) × C layout. The weight gradient's operands must have
+    /// their reduction dimension (pixels) outermost for `gemm` to pack them with vector
+    /// loads; building the patches this way round makes each one a run of C-long copies.
+    fn im2col_channels_last<E>(g: &ConvGeometry, x_t: &[E], cols_t: &mut [E]) => im2col_channels_last_impl
+}
+
+#[inline(always)]
+fn im2col_channels_last_impl<L: Level, E: Element>(g: &ConvGeometry, x_t: &[E], cols_t: &mut [E]) {
+    let c = g.in_channels;
+    let r = g.kernel_area() * c;
+    for oy in 0..g.out_h {
+        for ox in 0..g.out_w {
+            let patch = &mut cols_t[(oy * g.out_w + ox) * r..][..r];
+            for ky in 0..g.kernel_h {
+                let iy = (oy * g.stride + ky)
+                    .checked_sub(g.pad_top)
+                    .filter(|&y| y < g.in_h);
+                for kx in 0..g.kernel_w {
+                    let ix = (ox * g.stride + kx)
+                        .checked_sub(g.pad_left)
+                        .filter(|&x| x < g.in_w);
+                    let tap = &mut patch[(ky * g.kernel_w + kx) * c..][..c];
+                    match (iy, ix) {
+                        (Some(iy), Some(ix)) => {
+                            copy_short(tap, &x_t[(iy * g.in_w + ix) * c..][..c])
+                        }
+                        _ => zero_short(tap),
                     }
                 }
             }
@@ -345,11 +382,12 @@ pub fn conv2d_backward<E: Element>(
         direct_backward(g, &DirectPlan::forward(g, w), x, w, grad_y, grad_x, grad_w);
         return;
     }
-    let scratch = if g.is_pointwise() || depthwise {
+    let scratch = if depthwise {
         0
     } else {
         g.in_channels * g.kernel_area() * p
     };
+    let channels_last = gs == 1;
     let chunks: Vec<usize> = (0..g.batch.div_ceil(CHUNK_IMAGES)).collect();
     // Per chunk: its weight-gradient partial sum. Input gradients are per image, disjoint.
     let mut grad_x_chunks: Vec<Option<&mut [E]>> = match grad_x {
@@ -367,8 +405,16 @@ pub fn conv2d_backward<E: Element>(
         .par_iter()
         .zip(grad_x_chunks.par_iter_mut())
         .map_init(
-            || (vec![E::zero(); scratch], vec![E::zero(); scratch]),
-            |(cols, grad_cols), (&chunk, grad_x)| {
+            || {
+                let (gy_t, x_t) = if depthwise { (0, 0) } else { (out_len, in_len) };
+                (
+                    vec![E::zero(); scratch],
+                    vec![E::zero(); scratch],
+                    vec![E::zero(); gy_t],
+                    vec![E::zero(); x_t],
+                )
+            },
+            |(cols, grad_cols, gy_t, x_t), (&chunk, grad_x)| {
                 let mut partial = vec![E::zero(); w.len()];
                 let first = chunk * CHUNK_IMAGES;
                 let last = (first + CHUNK_IMAGES).min(g.batch);
@@ -382,27 +428,16 @@ pub fn conv2d_backward<E: Element>(
                         depthwise_backward(g, x, w, gy, gx, &mut partial);
                         continue;
                     }
-                    let cols: &[E] = if g.is_pointwise() {
-                        x
+                    // Several groups keep the usual (C·KH·KW) × (OH·OW) columns, transposed
+                    // after the input gradient is done with `grad_cols`.
+                    let cols_used: Option<&[E]> = if channels_last {
+                        None
+                    } else if g.is_pointwise() {
+                        Some(x)
                     } else {
                         im2col(g, x, cols);
-                        cols
+                        Some(&cols[..])
                     };
-                    for grp in 0..gs {
-                        let gy_g = MatRef::row_major(&gy[grp * fg * p..(grp + 1) * fg * p], fg, p);
-                        let cols_g =
-                            MatRef::row_major(&cols[grp * rows * p..(grp + 1) * rows * p], rows, p);
-                        matmul(
-                            MatMut::row_major(
-                                &mut partial[grp * fg * rows..(grp + 1) * fg * rows],
-                                fg,
-                                rows,
-                            ),
-                            gy_g,
-                            cols_g.t(),
-                            true,
-                        );
-                    }
                     if let Some(gx) = gx {
                         if g.is_pointwise() {
                             for grp in 0..gs {
@@ -443,14 +478,61 @@ pub fn conv2d_backward<E: Element>(
                             col2im_add(g, grad_cols, gx);
                         }
                     }
+                    // Weight gradient: partial (F×R) += gy (F×P) · colsᵀ, with both operands
+                    // pixel-major (see `im2col_channels_last`); for one group the patches come
+                    // channels-last, so `partial` is in (F, KH·KW, C) order until the sum below.
+                    transpose(gy, g.out_channels, p, gy_t);
+                    let (cols_t, all_rows) = if channels_last {
+                        transpose(x, g.in_channels, g.in_area(), x_t);
+                        if g.is_pointwise() {
+                            (&x_t[..], g.in_channels)
+                        } else {
+                            im2col_channels_last(g, x_t, cols);
+                            (&cols[..], rows)
+                        }
+                    } else {
+                        let all_rows = g.in_channels * g.kernel_area();
+                        let cols_t = &mut grad_cols[..all_rows * p];
+                        transpose(
+                            cols_used.expect("grouped path built its columns"),
+                            all_rows,
+                            p,
+                            cols_t,
+                        );
+                        (&cols_t[..], all_rows)
+                    };
+                    for grp in 0..gs {
+                        matmul(
+                            MatMut::row_major(
+                                &mut partial[grp * fg * rows..(grp + 1) * fg * rows],
+                                fg,
+                                rows,
+                            ),
+                            MatRef::strided(&gy_t[grp * fg..], fg, p, 1, g.out_channels),
+                            MatRef::strided(&cols_t[grp * rows..], p, rows, all_rows, 1),
+                            true,
+                        );
+                    }
                 }
                 partial
             },
         )
         .collect();
+    let (taps, channels) = (g.kernel_area(), g.in_channels);
     for partial in partials {
-        for (a, b) in grad_w.iter_mut().zip(partial) {
-            *a += b;
+        if channels_last && !depthwise {
+            // (F, KH·KW, C) -> the weights' (F, C, KH·KW)
+            for (gw, pf) in grad_w.chunks_mut(rows).zip(partial.chunks(rows)) {
+                for (t, per_tap) in pf.chunks(channels).enumerate() {
+                    for (c, &v) in per_tap.iter().enumerate() {
+                        gw[c * taps + t] += v;
+                    }
+                }
+            }
+        } else {
+            for (a, b) in grad_w.iter_mut().zip(partial) {
+                *a += b;
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod pipeline;
 pub(crate) mod pool;
 pub(crate) mod simd;
 pub(crate) mod tape;
+pub(crate) mod transpose;
 mod window;
 
 use dfdx::prelude::*;
