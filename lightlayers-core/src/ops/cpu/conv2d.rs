@@ -167,9 +167,14 @@ fn col2im_add_impl<L: Level, E: Element>(g: &ConvGeometry, cols: &[E], grad_x: &
     }
 }
 
-/// Depthwise-style direct convolution of one image (one input channel per group):
-/// `y[f] += w[f] ⋆ x[f / group_out]`.
-fn depthwise_forward<E: Element>(g: &ConvGeometry, x: &[E], w: &[E], y: &mut [E]) {
+multiversion! {
+    /// Depthwise-style direct convolution of one image (one input channel per group):
+    /// `y[f] += w[f] ⋆ x[f / group_out]`.
+    fn depthwise_forward<E>(g: &ConvGeometry, x: &[E], w: &[E], y: &mut [E]) => depthwise_forward_impl
+}
+
+#[inline(always)]
+fn depthwise_forward_impl<L: Level, E: Element>(g: &ConvGeometry, x: &[E], w: &[E], y: &mut [E]) {
     let ka = g.kernel_area();
     let fg = g.group_out();
     for f in 0..g.out_channels {
@@ -204,9 +209,39 @@ fn depthwise_forward<E: Element>(g: &ConvGeometry, x: &[E], w: &[E], y: &mut [E]
     }
 }
 
-/// Backward of [`depthwise_forward`] for one image: input gradient (if asked) and this image's
-/// weight-gradient contribution, both accumulated.
-fn depthwise_backward<E: Element>(
+multiversion! {
+    /// Backward of [`depthwise_forward`] for one image: input gradient (if asked) and this
+    /// image's weight-gradient contribution, both accumulated.
+    fn depthwise_backward<E>(
+        g: &ConvGeometry,
+        x: &[E],
+        w: &[E],
+        grad_y: &[E],
+        grad_x: Option<&mut [E]>,
+        grad_w: &mut [E],
+    ) => depthwise_backward_impl
+}
+
+/// `Σ a·b` in eight running sums, so that the loop vectorises (one sum would be a chain of
+/// dependent scalar additions).
+#[inline(always)]
+fn dot<E: Element>(a: &[E], b: &[E]) -> E {
+    let mut lanes = [E::zero(); 8];
+    let (mut ca, mut cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for j in 0..8 {
+            lanes[j] += x[j] * y[j];
+        }
+    }
+    let mut sum = lanes.iter().copied().sum::<E>();
+    for (&x, &y) in ca.remainder().iter().zip(cb.remainder()) {
+        sum += x * y;
+    }
+    sum
+}
+
+#[inline(always)]
+fn depthwise_backward_impl<L: Level, E: Element>(
     g: &ConvGeometry,
     x: &[E],
     w: &[E],
@@ -236,14 +271,25 @@ fn depthwise_backward<E: Element>(
                     let gy_row = &gy[oy * g.out_w + ox_lo..oy * g.out_w + ox_hi];
                     let ix0 = ox_lo * g.stride + kx - g.pad_left;
                     let in_row = &plane[iy * g.in_w..(iy + 1) * g.in_w];
+                    let gx_row = grad_x
+                        .as_deref_mut()
+                        .map(|gx| &mut gx[c * g.in_area() + iy * g.in_w..][..g.in_w]);
+                    if g.stride == 1 {
+                        let len = gy_row.len();
+                        acc += dot(gy_row, &in_row[ix0..ix0 + len]);
+                        if let Some(gx_row) = gx_row {
+                            for (v, &d) in gx_row[ix0..ix0 + len].iter_mut().zip(gy_row) {
+                                *v += wv * d;
+                            }
+                        }
+                        continue;
+                    }
                     for (n, &d) in gy_row.iter().enumerate() {
                         acc += d * in_row[ix0 + n * g.stride];
                     }
-                    if let Some(gx) = grad_x.as_deref_mut() {
-                        let gx_row = &mut gx[c * g.in_area() + iy * g.in_w..][..g.in_w];
+                    if let Some(gx_row) = gx_row {
                         for (n, &d) in gy_row.iter().enumerate() {
-                            let v = &mut gx_row[ix0 + n * g.stride];
-                            *v += wv * d;
+                            gx_row[ix0 + n * g.stride] += wv * d;
                         }
                     }
                 }
