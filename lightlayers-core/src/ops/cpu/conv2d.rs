@@ -433,7 +433,14 @@ pub fn conv2d_backward<E: Element>(
     } else {
         g.in_channels * g.kernel_area() * p
     };
-    let channels_last = gs == 1;
+    // One group's geometry, for its channels-last patches.
+    let group = ConvGeometry {
+        in_channels: g.group_in(),
+        out_channels: fg,
+        groups: 1,
+        ..*g
+    };
+    let group_in_len = group.in_channels * g.in_area();
     let chunks: Vec<usize> = (0..g.batch.div_ceil(CHUNK_IMAGES)).collect();
     // Per chunk: its weight-gradient partial sum. Input gradients are per image, disjoint.
     let mut grad_x_chunks: Vec<Option<&mut [E]>> = match grad_x {
@@ -452,7 +459,11 @@ pub fn conv2d_backward<E: Element>(
         .zip(grad_x_chunks.par_iter_mut())
         .map_init(
             || {
-                let (gy_t, x_t) = if depthwise { (0, 0) } else { (out_len, in_len) };
+                let (gy_t, x_t) = if depthwise {
+                    (0, 0)
+                } else {
+                    (out_len, group_in_len)
+                };
                 (
                     vec![E::zero(); scratch],
                     vec![E::zero(); scratch],
@@ -474,16 +485,6 @@ pub fn conv2d_backward<E: Element>(
                         depthwise_backward(g, x, w, gy, gx, &mut partial);
                         continue;
                     }
-                    // Several groups keep the usual (C·KH·KW) × (OH·OW) columns, transposed
-                    // after the input gradient is done with `grad_cols`.
-                    let cols_used: Option<&[E]> = if channels_last {
-                        None
-                    } else if g.is_pointwise() {
-                        Some(x)
-                    } else {
-                        im2col(g, x, cols);
-                        Some(&cols[..])
-                    };
                     if let Some(gx) = gx {
                         if g.is_pointwise() {
                             for grp in 0..gs {
@@ -524,30 +525,23 @@ pub fn conv2d_backward<E: Element>(
                             col2im_add(g, grad_cols, gx);
                         }
                     }
-                    // Weight gradient: partial (F×R) += gy (F×P) · colsᵀ, with both operands
-                    // pixel-major (see `im2col_channels_last`); for one group the patches come
-                    // channels-last, so `partial` is in (F, KH·KW, C) order until the sum below.
+                    // Weight gradient, per group: partial (F×R) += gy (F×P) · colsᵀ, with both
+                    // operands pixel-major (see `im2col_channels_last`); the patches come
+                    // channels-last, so `partial` is in (F, KH·KW, C/G) order until the sum below.
                     transpose(gy, g.out_channels, p, gy_t);
-                    let (cols_t, all_rows) = if channels_last {
-                        transpose(x, g.in_channels, g.in_area(), x_t);
-                        if g.is_pointwise() {
-                            (&x_t[..], g.in_channels)
-                        } else {
-                            im2col_channels_last(g, x_t, cols);
-                            (&cols[..], rows)
-                        }
-                    } else {
-                        let all_rows = g.in_channels * g.kernel_area();
-                        let cols_t = &mut grad_cols[..all_rows * p];
-                        transpose(
-                            cols_used.expect("grouped path built its columns"),
-                            all_rows,
-                            p,
-                            cols_t,
-                        );
-                        (&cols_t[..], all_rows)
-                    };
                     for grp in 0..gs {
+                        transpose(
+                            &x[grp * group_in_len..][..group_in_len],
+                            group.in_channels,
+                            g.in_area(),
+                            x_t,
+                        );
+                        let patches: &[E] = if g.is_pointwise() {
+                            x_t
+                        } else {
+                            im2col_channels_last(&group, x_t, cols);
+                            cols
+                        };
                         matmul(
                             MatMut::row_major(
                                 &mut partial[grp * fg * rows..(grp + 1) * fg * rows],
@@ -555,7 +549,7 @@ pub fn conv2d_backward<E: Element>(
                                 rows,
                             ),
                             MatRef::strided(&gy_t[grp * fg..], fg, p, 1, g.out_channels),
-                            MatRef::strided(&cols_t[grp * rows..], p, rows, all_rows, 1),
+                            MatRef::row_major(&patches[..p * rows], p, rows),
                             true,
                         );
                     }
@@ -564,20 +558,15 @@ pub fn conv2d_backward<E: Element>(
             },
         )
         .collect();
-    let (taps, channels) = (g.kernel_area(), g.in_channels);
+    // (F, KH·KW, C/G) -> the weights' (F, C/G, KH·KW); the identity for depthwise, whose
+    // partials are in the weights' order already (C/G = 1)
+    let (taps, channels) = (g.kernel_area(), g.group_in());
     for partial in partials {
-        if channels_last && !depthwise {
-            // (F, KH·KW, C) -> the weights' (F, C, KH·KW)
-            for (gw, pf) in grad_w.chunks_mut(rows).zip(partial.chunks(rows)) {
-                for (t, per_tap) in pf.chunks(channels).enumerate() {
-                    for (c, &v) in per_tap.iter().enumerate() {
-                        gw[c * taps + t] += v;
-                    }
+        for (gw, pf) in grad_w.chunks_mut(rows).zip(partial.chunks(rows)) {
+            for (t, per_tap) in pf.chunks(channels).enumerate() {
+                for (c, &v) in per_tap.iter().enumerate() {
+                    gw[c * taps + t] += v;
                 }
-            }
-        } else {
-            for (a, b) in grad_w.iter_mut().zip(partial) {
-                *a += b;
             }
         }
     }
