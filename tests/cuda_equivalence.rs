@@ -305,6 +305,22 @@ fn layers() {
 // ---------------------------------------------------------------------------------------------
 // paper models: training forward, every gradient, batch-norm statistics, one Adam step, inference
 
+/// A batch of uniform images for `N`, drawn in f64 and converted to `E`.
+fn sample_images<N: Network, E: Element>(cpu: &Cpu, batch: usize) -> Images<N, E, Cpu>
+where
+    Cpu: Device<E>,
+{
+    let [c, h, w] = N::INPUT_SHAPE;
+    let x: Tensor<(usize, usize, usize, usize), f64, Cpu> =
+        <Cpu as SampleTensor<f64>>::sample_uniform_like(cpu, &(batch, c, h, w));
+    x.to_dtype::<E>().reshape_like(&(
+        batch,
+        Default::default(),
+        Default::default(),
+        Default::default(),
+    ))
+}
+
 /// Three training steps (forward, gradients, batch-norm statistics, Adam), then inference.
 /// `strict` asserts the tolerances; otherwise the errors are only reported.
 fn model_case<N: Network, E: Element>(
@@ -333,7 +349,6 @@ fn model_case<N: Network, E: Element>(
     let sets = |kind: &str, g: &[(String, Vec<f64>)], c: &[(String, Vec<f64>)], tol: f64| {
         check(kind, worst_of_sets(g, c), tol)
     };
-    let [c, h, w] = N::INPUT_SHAPE;
     let batch = 16;
     let cfg = KerasAdamConfig::default();
     let mut adam_c = KerasAdam::<E, Cpu>::new(cfg).unwrap();
@@ -341,14 +356,7 @@ fn model_case<N: Network, E: Element>(
     let mut grads_c = cpu_model.alloc_grads();
     let mut grads_g = gpu_model.alloc_grads();
     for step in 0..3 {
-        let x: Tensor<(usize, usize, usize, usize), f64, Cpu> =
-            <Cpu as SampleTensor<f64>>::sample_uniform_like(cpu, &(batch, c, h, w));
-        let x: Images<N, E, Cpu> = x.to_dtype::<E>().reshape_like(&(
-            batch,
-            Default::default(),
-            Default::default(),
-            Default::default(),
-        ));
+        let x = sample_images::<N, E>(cpu, batch);
         let xg: Images<N, E, Cuda> = x.to_device(gpu);
         let logits_c = cpu_model.try_logits_train(x.traced(grads_c)).unwrap();
         let r: Tensor<(usize, N::Classes), f64, Cpu> =
@@ -384,14 +392,7 @@ fn model_case<N: Network, E: Element>(
             GRAD_TOL,
         );
     }
-    let x: Tensor<(usize, usize, usize, usize), f64, Cpu> =
-        <Cpu as SampleTensor<f64>>::sample_uniform_like(cpu, &(batch, c, h, w));
-    let x: Images<N, E, Cpu> = x.to_dtype::<E>().reshape_like(&(
-        batch,
-        Default::default(),
-        Default::default(),
-        Default::default(),
-    ));
+    let x = sample_images::<N, E>(cpu, batch);
     let inf_c = widen(cpu_model.try_logits(x.clone()).unwrap().as_vec());
     let inf_g = widen(gpu_model.try_logits(x.to_device(gpu)).unwrap().as_vec());
     check(
