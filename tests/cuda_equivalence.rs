@@ -441,3 +441,51 @@ fn paper_models() {
     model!(Cifar100Separable);
     model!(Cifar100Light<5>);
 }
+
+/// The vendored dfdx's Cuda patches (vendor/dfdx/PATCHES.md): a tensor's device buffer and
+/// dfdx's own driver and cuBLAS handles, as our CUDA kernels will use them.
+#[test]
+fn dfdx_seam_on_cuda() {
+    let dev = cuda();
+    let values = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+    let t = dev.tensor_from_vec(values.to_vec(), (2usize, 3usize));
+    assert!(t.is_contiguous());
+    let slice: &dfdx::cudarc::driver::CudaSlice<f32> = t.storage();
+    assert_eq!(dfdx::cudarc::driver::DeviceSlice::len(slice), 6);
+    let host = dev.cuda_device().dtoh_sync_copy(slice).unwrap();
+    assert_eq!(host, values);
+
+    // a buffer of dfdx's, filled by the driver directly, becomes a tensor without a copy
+    let mut buf: <Cuda as Storage<f32>>::Vec = dev.try_alloc_len(6).unwrap();
+    dev.cuda_device()
+        .htod_sync_copy_into(&values, &mut buf)
+        .unwrap();
+    let wrapped = Tensor::from_storage(&dev, buf, (3usize, 2usize)).unwrap();
+    assert_eq!(wrapped.as_vec(), values);
+
+    // dfdx's cuBLAS handle on dfdx's buffers: (1×3)·(3×1) = 1·4 + 2·5 + 3·6
+    use dfdx::cudarc::cublas::{sys::cublasOperation_t, Gemm, GemmConfig};
+    let a = dev.tensor_from_vec(values[..3].to_vec(), (3usize,));
+    let b = dev.tensor_from_vec(values[3..].to_vec(), (3usize,));
+    let mut c: Tensor<(usize,), f32, Cuda> = dev.zeros_like(&(1usize,));
+    let cfg = GemmConfig {
+        transa: cublasOperation_t::CUBLAS_OP_N,
+        transb: cublasOperation_t::CUBLAS_OP_N,
+        m: 1,
+        n: 1,
+        k: 3,
+        alpha: 1.0f32,
+        lda: 1,
+        ldb: 3,
+        beta: 0.0,
+        ldc: 1,
+    };
+    // SAFETY: a is 1×3 with lda 1 (3 elements), b is 3×1 with ldb 3 (3 elements), c is 1×1
+    // (1 element): every buffer holds what the configuration reads or writes.
+    unsafe {
+        dev.cuda_blas()
+            .gemm(cfg, &**a.storage(), &**b.storage(), &mut **c.storage_mut())
+            .unwrap();
+    }
+    assert_eq!(c.as_vec(), vec![32.0]);
+}

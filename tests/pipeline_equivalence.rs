@@ -1,7 +1,7 @@
 //! The fused CPU executor against the composed dfdx reference on the paper's models: training
 //! forward, every parameter gradient, the batch-norm moving statistics, and inference.
 
-use lightlayers::ops::cpu::pipeline::with_reference_ops;
+use lightlayers::ops::reference::with_reference_ops;
 use lightlayers::paper::*;
 use lightlayers::prelude::*;
 use lightlayers_core::network::TrainLogits;

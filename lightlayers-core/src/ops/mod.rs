@@ -9,54 +9,39 @@ pub mod composed;
 pub mod cpu;
 mod geometry;
 pub mod pipeline;
+#[cfg(feature = "reference-ops")]
+pub mod reference;
 
 pub use geometry::{conv_output_side, pool_output_side, Conv2dSpec, ConvGeometry, Padding};
 
 use dfdx::prelude::*;
 
-use self::pipeline::{DynMap, Stage};
+use self::pipeline::{DynMap, DynVec, Stage};
 use crate::Element;
 
 /// A dfdx device the layers can run on: dfdx's own ops plus this crate's convolution and
 /// pooling.
 ///
+/// The ops take and return runtime-shaped tensors ([`DynMap`]): one implementation per device
+/// and element type, whatever the layer's compile-time dims; [`conv2d`] and [`max_pool2d`]
+/// are the typed entry points.
+///
 /// Implemented for `Cpu` (hand-written kernels) and, with the `cuda` feature, `Cuda` (dfdx
 /// compositions).
 pub trait Backend<E: Element>: Device<E> + DeviceBuildExt + Synchronize {
     /// `act(w ⋆ x + b)`: see [`conv2d`].
-    #[allow(clippy::type_complexity)]
-    fn try_conv2d<B, Ci, H, W, Co, Cg, Kh, Kw, Ho, Wo, T>(
-        x: Tensor<(B, Ci, H, W), E, Self, T>,
-        weight: &Tensor<(Co, Cg, Kh, Kw), E, Self>,
-        bias: Option<&Tensor<(Co,), E, Self>>,
+    fn try_conv2d<T: Tape<E, Self>>(
+        x: DynMap<E, Self, T>,
+        weight: &DynMap<E, Self>,
+        bias: Option<&DynVec<E, Self>>,
         spec: Conv2dSpec,
-    ) -> Result<Tensor<(B, Co, Ho, Wo), E, Self, T>, Self::Err>
-    where
-        B: Dim,
-        Ci: Dim,
-        H: Dim,
-        W: Dim,
-        Co: Dim,
-        Cg: Dim,
-        Kh: Dim,
-        Kw: Dim,
-        Ho: Dim,
-        Wo: Dim,
-        T: Tape<E, Self>;
+    ) -> Result<DynMap<E, Self, T>, Self::Err>;
 
     /// Max pooling: see [`max_pool2d`].
-    fn try_max_pool2d<B, C, H, W, Ho, Wo, T>(
-        x: Tensor<(B, C, H, W), E, Self, T>,
+    fn try_max_pool2d<T: Tape<E, Self>>(
+        x: DynMap<E, Self, T>,
         size: usize,
-    ) -> Result<Tensor<(B, C, Ho, Wo), E, Self, T>, Self::Err>
-    where
-        B: Dim,
-        C: Dim,
-        H: Dim,
-        W: Dim,
-        Ho: Dim,
-        Wo: Dim,
-        T: Tape<E, Self>;
+    ) -> Result<DynMap<E, Self, T>, Self::Err>;
 
     /// Runs a chain of spatial stages as one operation: see [`pipeline`]. The default walks
     /// the stages with the per-op implementations.
@@ -72,61 +57,39 @@ impl<E: Element> Backend<E> for Cpu
 where
     Cpu: Device<E>,
 {
-    fn try_conv2d<B, Ci, H, W, Co, Cg, Kh, Kw, Ho, Wo, T>(
-        x: Tensor<(B, Ci, H, W), E, Self, T>,
-        weight: &Tensor<(Co, Cg, Kh, Kw), E, Self>,
-        bias: Option<&Tensor<(Co,), E, Self>>,
+    fn try_conv2d<T: Tape<E, Self>>(
+        x: DynMap<E, Self, T>,
+        weight: &DynMap<E, Self>,
+        bias: Option<&DynVec<E, Self>>,
         spec: Conv2dSpec,
-    ) -> Result<Tensor<(B, Co, Ho, Wo), E, Self, T>, Self::Err>
-    where
-        B: Dim,
-        Ci: Dim,
-        H: Dim,
-        W: Dim,
-        Co: Dim,
-        Cg: Dim,
-        Kh: Dim,
-        Kw: Dim,
-        Ho: Dim,
-        Wo: Dim,
-        T: Tape<E, Self>,
-    {
-        if cpu::pipeline::reference_ops() {
-            composed::conv2d(x, weight, bias, spec)
-        } else {
-            cpu::conv2d(x, weight, bias, spec)
+    ) -> Result<DynMap<E, Self, T>, Self::Err> {
+        #[cfg(feature = "reference-ops")]
+        if reference::active() {
+            return composed::conv2d(x, weight, bias, spec);
         }
+        cpu::conv2d(x, weight, bias, spec)
     }
 
-    fn try_max_pool2d<B, C, H, W, Ho, Wo, T>(
-        x: Tensor<(B, C, H, W), E, Self, T>,
+    fn try_max_pool2d<T: Tape<E, Self>>(
+        x: DynMap<E, Self, T>,
         size: usize,
-    ) -> Result<Tensor<(B, C, Ho, Wo), E, Self, T>, Self::Err>
-    where
-        B: Dim,
-        C: Dim,
-        H: Dim,
-        W: Dim,
-        Ho: Dim,
-        Wo: Dim,
-        T: Tape<E, Self>,
-    {
-        if cpu::pipeline::reference_ops() {
-            composed::max_pool2d(x, size)
-        } else {
-            cpu::max_pool2d(x, size)
+    ) -> Result<DynMap<E, Self, T>, Self::Err> {
+        #[cfg(feature = "reference-ops")]
+        if reference::active() {
+            return composed::max_pool2d(x, size);
         }
+        cpu::max_pool2d(x, size)
     }
 
     fn try_pipeline<T: Tape<E, Self>>(
         x: DynMap<E, Self, T>,
         stages: &mut [Stage<'_, E, Self>],
     ) -> Result<DynMap<E, Self, T>, Self::Err> {
-        if cpu::pipeline::reference_ops() {
-            pipeline::run_unfused(x, stages)
-        } else {
-            cpu::pipeline::pipeline(x, stages)
+        #[cfg(feature = "reference-ops")]
+        if reference::active() {
+            return pipeline::run_unfused(x, stages);
         }
+        cpu::fused::pipeline(x, stages)
     }
 }
 
@@ -135,41 +98,19 @@ impl<E: Element> Backend<E> for Cuda
 where
     Cuda: Device<E>,
 {
-    fn try_conv2d<B, Ci, H, W, Co, Cg, Kh, Kw, Ho, Wo, T>(
-        x: Tensor<(B, Ci, H, W), E, Self, T>,
-        weight: &Tensor<(Co, Cg, Kh, Kw), E, Self>,
-        bias: Option<&Tensor<(Co,), E, Self>>,
+    fn try_conv2d<T: Tape<E, Self>>(
+        x: DynMap<E, Self, T>,
+        weight: &DynMap<E, Self>,
+        bias: Option<&DynVec<E, Self>>,
         spec: Conv2dSpec,
-    ) -> Result<Tensor<(B, Co, Ho, Wo), E, Self, T>, Self::Err>
-    where
-        B: Dim,
-        Ci: Dim,
-        H: Dim,
-        W: Dim,
-        Co: Dim,
-        Cg: Dim,
-        Kh: Dim,
-        Kw: Dim,
-        Ho: Dim,
-        Wo: Dim,
-        T: Tape<E, Self>,
-    {
+    ) -> Result<DynMap<E, Self, T>, Self::Err> {
         composed::conv2d(x, weight, bias, spec)
     }
 
-    fn try_max_pool2d<B, C, H, W, Ho, Wo, T>(
-        x: Tensor<(B, C, H, W), E, Self, T>,
+    fn try_max_pool2d<T: Tape<E, Self>>(
+        x: DynMap<E, Self, T>,
         size: usize,
-    ) -> Result<Tensor<(B, C, Ho, Wo), E, Self, T>, Self::Err>
-    where
-        B: Dim,
-        C: Dim,
-        H: Dim,
-        W: Dim,
-        Ho: Dim,
-        Wo: Dim,
-        T: Tape<E, Self>,
-    {
+    ) -> Result<DynMap<E, Self, T>, Self::Err> {
         composed::max_pool2d(x, size)
     }
 }
@@ -201,7 +142,20 @@ where
     D: Backend<E>,
     T: Tape<E, D>,
 {
-    D::try_conv2d(x, weight, bias, spec)
+    let (batch, out_channels) = (x.shape().0, weight.shape().0);
+    let x = dyn_view_traced(x)?;
+    let [co, cg, kh, kw] = weight.shape().concrete();
+    let weight = pipeline::dyn_view(weight, (co, cg, kh, kw));
+    let bias = bias.map(|b| pipeline::dyn_view(b, (b.shape().0.size(),)));
+    let y = D::try_conv2d(x, &weight, bias.as_ref(), spec)?;
+    let [_, _, oh, ow] = y.shape().concrete();
+    let dims = (
+        batch,
+        out_channels,
+        Ho::from_size(oh).expect("conv2d: output height does not match the requested type"),
+        Wo::from_size(ow).expect("conv2d: output width does not match the requested type"),
+    );
+    y.try_reshape_like(&dims)
 }
 
 /// `size`×`size` max pooling with stride `size`, discarding rows and columns that do not fill a
@@ -221,5 +175,22 @@ where
     D: Backend<E>,
     T: Tape<E, D>,
 {
-    D::try_max_pool2d(x, size)
+    let (batch, channels) = (x.shape().0, x.shape().1);
+    let y = D::try_max_pool2d(dyn_view_traced(x)?, size)?;
+    let [_, _, oh, ow] = y.shape().concrete();
+    let dims = (
+        batch,
+        channels,
+        Ho::from_size(oh).expect("max_pool2d: output height does not match the requested type"),
+        Wo::from_size(ow).expect("max_pool2d: output width does not match the requested type"),
+    );
+    y.try_reshape_like(&dims)
+}
+
+/// `x` with runtime dims, its tape kept (a view: no copy, the same tensor id).
+fn dyn_view_traced<S: Shape<Concrete = [usize; 4]>, E: Element, D: Backend<E>, T: Tape<E, D>>(
+    x: Tensor<S, E, D, T>,
+) -> Result<DynMap<E, D, T>, D::Err> {
+    let [b, c, h, w] = x.shape().concrete();
+    x.try_reshape_like(&(b, c, h, w))
 }

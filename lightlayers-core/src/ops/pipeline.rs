@@ -1,8 +1,8 @@
 //! A chain of spatial layers run as one operation.
 //!
-//! Layer by layer, every intermediate result would be a dfdx tensor: allocated, copied into
-//! the next CPU kernel (dfdx keeps `Cpu` data private) and copied again for the backward pass.
-//! A [`Stage`] list describes the chain instead (convolutions, batch norms, ReLUs, pools and
+//! Layer by layer, every intermediate result would be a dfdx tensor with a tape node of its
+//! own, and no kernel could fuse a ReLU or a batch norm into its neighbour. A [`Stage`] list
+//! describes the chain instead (convolutions, batch norms, ReLUs, pools and
 //! residual branches, with the layers' own parameter tensors); [`Backend::try_pipeline`] runs
 //! it. On `Cpu` that is one tape operation over recycled buffers with fused ReLUs; elsewhere
 //! the default walks the stages with the per-op implementations, which also serves as the

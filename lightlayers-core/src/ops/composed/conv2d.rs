@@ -1,6 +1,7 @@
 use dfdx::prelude::*;
 
 use crate::ops::geometry::{Conv2dSpec, ConvGeometry};
+use crate::ops::pipeline::{DynMap, DynVec};
 use crate::Element;
 
 /// For every output position, channel and kernel offset (in that order), the row of the
@@ -26,35 +27,19 @@ fn patch_rows(g: &ConvGeometry) -> Vec<usize> {
 }
 
 /// `act(w ⋆ x + b)` as gather (im2col) + batched matmul per group, on any device.
-#[allow(clippy::type_complexity)]
-pub fn conv2d<B, Ci, H, W, Co, Cg, Kh, Kw, Ho, Wo, E, D, T>(
-    x: Tensor<(B, Ci, H, W), E, D, T>,
-    weight: &Tensor<(Co, Cg, Kh, Kw), E, D>,
-    bias: Option<&Tensor<(Co,), E, D>>,
+pub fn conv2d<E, D, T>(
+    x: DynMap<E, D, T>,
+    weight: &DynMap<E, D>,
+    bias: Option<&DynVec<E, D>>,
     spec: Conv2dSpec,
-) -> Result<Tensor<(B, Co, Ho, Wo), E, D, T>, D::Err>
+) -> Result<DynMap<E, D, T>, D::Err>
 where
-    B: Dim,
-    Ci: Dim,
-    H: Dim,
-    W: Dim,
-    Co: Dim,
-    Cg: Dim,
-    Kh: Dim,
-    Kw: Dim,
-    Ho: Dim,
-    Wo: Dim,
     E: Element,
     D: Device<E>,
     T: Tape<E, D>,
 {
     let g = ConvGeometry::new(x.shape().concrete(), weight.shape().concrete(), spec);
-    let out_shape = (
-        x.shape().0,
-        weight.shape().0,
-        Ho::from_size(g.out_h).expect("conv2d: output height does not match the requested type"),
-        Wo::from_size(g.out_w).expect("conv2d: output width does not match the requested type"),
-    );
+    let out_shape = (g.batch, g.out_channels, g.out_h, g.out_w);
     let dev = x.device().clone();
     let (b, p) = (g.batch, g.out_area());
     let (groups, group_rows, group_out) = (g.groups, g.group_in() * g.kernel_area(), g.group_out());

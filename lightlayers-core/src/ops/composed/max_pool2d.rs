@@ -1,5 +1,6 @@
 use dfdx::prelude::*;
 
+use crate::ops::pipeline::DynMap;
 use crate::Element;
 
 /// `size`×`size` max pooling with stride `size` (floor) from dfdx ops, on any device.
@@ -8,17 +9,8 @@ use crate::Element;
 /// replaces the current maximum, so the gradient goes to the first maximum of a tie, exactly as
 /// the CPU kernel (and TensorFlow) route it. Ties are common: where a LightConv's hidden
 /// channels are all zero, its output is constant over the region.
-pub fn max_pool2d<B, C, H, W, Ho, Wo, E, D, T>(
-    x: Tensor<(B, C, H, W), E, D, T>,
-    size: usize,
-) -> Result<Tensor<(B, C, Ho, Wo), E, D, T>, D::Err>
+pub fn max_pool2d<E, D, T>(x: DynMap<E, D, T>, size: usize) -> Result<DynMap<E, D, T>, D::Err>
 where
-    B: Dim,
-    C: Dim,
-    H: Dim,
-    W: Dim,
-    Ho: Dim,
-    Wo: Dim,
     E: Element,
     D: Device<E>,
     T: Tape<E, D>,
@@ -26,12 +18,7 @@ where
     assert!(size > 0, "max_pool2d: window must be positive");
     let [b, c, h, w] = x.shape().concrete();
     let (oh, ow) = (h / size, w / size);
-    let out_shape = (
-        x.shape().0,
-        x.shape().1,
-        Ho::from_size(oh).expect("max_pool2d: output height does not match the requested type"),
-        Wo::from_size(ow).expect("max_pool2d: output width does not match the requested type"),
-    );
+    let out_shape = (b, c, oh, ow);
     // dfdx 0.13's CPU slice backward overwrites (rather than adds to) its input's gradient;
     // slicing a private copy keeps the gradients of x's other consumers
     let windows = x

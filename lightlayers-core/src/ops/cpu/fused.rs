@@ -5,33 +5,14 @@
 use dfdx::prelude::*;
 
 use super::batch_norm::BnGeometry;
+use super::buffer_pool::pool;
 use super::max_pool2d::PoolGeometry;
-use super::pool::pool;
-use super::tape::{put_grad, read, take_grad};
+use super::tape::{buffer, elements, put_grad, take_grad};
 use crate::ops::geometry::ConvGeometry;
 use crate::ops::pipeline::{BnMode, DynMap, DynVec, Stage};
 use crate::Element;
 
 type Param<E> = Tensor<(usize, usize, usize, usize), E, Cpu>;
-
-thread_local! {
-    static REFERENCE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Runs `f` with this thread's `Cpu` ops (convolution, pooling, pipelines) computed by the
-/// composed dfdx reference instead of the hand-written kernels: how tests compare the two on
-/// whole models.
-pub fn with_reference_ops<R>(f: impl FnOnce() -> R) -> R {
-    let before = REFERENCE.with(|r| r.replace(true));
-    let out = f();
-    REFERENCE.with(|r| r.set(before));
-    out
-}
-
-/// Whether [`with_reference_ops`] is active on this thread.
-pub fn reference_ops() -> bool {
-    REFERENCE.with(|r| r.get())
-}
 
 /// One lowered step; `input`/`output` index the activation arena.
 enum Node<E: Element> {
@@ -39,7 +20,6 @@ enum Node<E: Element> {
         input: usize,
         output: usize,
         g: ConvGeometry,
-        w: Vec<E>,
         weight: Param<E>,
         bias: Option<DynVec<E, Cpu>>,
         relu: bool,
@@ -73,22 +53,52 @@ enum Node<E: Element> {
     },
 }
 
+/// An activation: a scratch buffer of the pipeline's, or a dfdx tensor's buffer read in place
+/// (the pipeline's input, and its output once handed to dfdx).
+enum Activation<E: Element> {
+    Scratch(Vec<E>),
+    Tensor(DynMap<E, Cpu>),
+}
+
 /// Activations with their NCHW dims.
-struct Arena<E> {
-    data: Vec<Vec<E>>,
+struct Arena<E: Element> {
+    data: Vec<Activation<E>>,
     dims: Vec<[usize; 4]>,
 }
 
 impl<E: Element> Arena<E> {
-    fn push(&mut self, data: Vec<E>, dims: [usize; 4]) -> usize {
+    fn push(&mut self, data: Activation<E>, dims: [usize; 4]) -> usize {
         self.data.push(data);
         self.dims.push(dims);
         self.data.len() - 1
     }
 
+    fn get(&self, i: usize) -> &[E] {
+        match &self.data[i] {
+            Activation::Scratch(v) => v,
+            Activation::Tensor(t) => buffer(t.storage()),
+        }
+    }
+
+    /// Hands activation `i` to dfdx as a tensor, without a copy when it is a scratch buffer;
+    /// the arena keeps reading it through the tensor.
+    fn hand_to_dfdx(&mut self, dev: &Cpu, i: usize) -> DynMap<E, Cpu> {
+        let [b, c, h, w] = self.dims[i];
+        let t = match std::mem::replace(&mut self.data[i], Activation::Scratch(Vec::new())) {
+            Activation::Scratch(v) => dev.tensor_from_vec(v, (b, c, h, w)),
+            Activation::Tensor(t) => t,
+        };
+        self.data[i] = Activation::Tensor(t.clone());
+        t
+    }
+
     fn release(self) {
         let pool = pool::<E>();
-        self.data.into_iter().for_each(|b| pool.give(b));
+        for a in self.data {
+            if let Activation::Scratch(b) = a {
+                pool.give(b);
+            }
+        }
     }
 }
 
@@ -118,23 +128,23 @@ where
             Stage::Conv(conv) => {
                 let spec = conv.spec.with_relu(conv.spec.relu || fuse_relu);
                 let g = ConvGeometry::new([b, c, h, w], conv.weight.shape().concrete(), spec);
-                let wdata = read(&conv.weight);
-                let bdata = conv.bias.as_ref().map(read);
                 let mut y = pool.take(b * g.out_channels * g.out_area());
                 E::conv2d_forward(
                     &g,
-                    &arena.data[input],
-                    &wdata,
-                    bdata.as_deref(),
+                    arena.get(input),
+                    &elements(&conv.weight),
+                    conv.bias.as_ref().map(elements).as_deref(),
                     spec.relu,
                     &mut y,
                 );
-                let output = arena.push(y, [b, g.out_channels, g.out_h, g.out_w]);
+                let output = arena.push(
+                    Activation::Scratch(y),
+                    [b, g.out_channels, g.out_h, g.out_w],
+                );
                 Node::Conv {
                     input,
                     output,
                     g,
-                    w: wdata,
                     weight: conv.weight.clone(),
                     bias: conv.bias.clone(),
                     relu: spec.relu,
@@ -149,7 +159,7 @@ where
                 let (p, batch_stats) = match mode {
                     BnMode::Train(state, unbiased) => {
                         let p = state.params();
-                        let (mean, var) = E::bn_batch_stats(&g, &arena.data[input]);
+                        let (mean, var) = E::bn_batch_stats(&g, arena.get(input));
                         let n = g.count() as f64;
                         let correction = if *unbiased && n > 1.0 {
                             n / (n - 1.0)
@@ -157,8 +167,8 @@ where
                             1.0
                         };
                         let keep = p.momentum;
-                        let old_mean = read(&p.running_mean);
-                        let old_var = read(&p.running_var);
+                        let old_mean = elements(&p.running_mean);
+                        let old_var = elements(&p.running_var);
                         let new_mean: Vec<E> = old_mean
                             .iter()
                             .zip(&mean)
@@ -179,16 +189,16 @@ where
                     }
                     BnMode::Infer(state) => (state.params(), None),
                 };
-                let scale_data = read(&p.scale);
-                let shift = read(&p.bias);
+                let scale_data = elements(&p.scale).into_owned();
+                let shift = elements(&p.bias);
                 let (mean, var): (Vec<f64>, Vec<f64>) = match batch_stats {
                     Some(s) => s,
                     None => (
-                        read(&p.running_mean)
+                        elements(&p.running_mean)
                             .iter()
                             .map(|v| v.to_f64_lossless())
                             .collect(),
-                        read(&p.running_var)
+                        elements(&p.running_var)
                             .iter()
                             .map(|v| v.to_f64_lossless())
                             .collect(),
@@ -207,8 +217,8 @@ where
                     })
                     .collect();
                 let mut y = pool.take(b * c * h * w);
-                E::bn_affine(&g, &arena.data[input], &a, &shift, fuse_relu, &mut y);
-                let output = arena.push(y, [b, c, h, w]);
+                E::bn_affine(&g, arena.get(input), &a, &shift, fuse_relu, &mut y);
+                let output = arena.push(Activation::Scratch(y), [b, c, h, w]);
                 Node::BatchNorm {
                     input,
                     output,
@@ -223,8 +233,8 @@ where
             }
             Stage::Relu => {
                 let mut y = pool.take(b * c * h * w);
-                E::relu(&arena.data[input], &mut y);
-                let output = arena.push(y, [b, c, h, w]);
+                E::relu(arena.get(input), &mut y);
+                let output = arena.push(Activation::Scratch(y), [b, c, h, w]);
                 Node::Relu { input, output }
             }
             Stage::MaxPool(size) => {
@@ -236,8 +246,8 @@ where
                 };
                 let mut y = pool.take(b * c * g.out_h() * g.out_w());
                 let mut argmax = vec![0u32; y.len()];
-                E::max_pool2d_forward(&g, &arena.data[input], &mut y, &mut argmax);
-                let output = arena.push(y, [b, c, g.out_h(), g.out_w()]);
+                E::max_pool2d_forward(&g, arena.get(input), &mut y, &mut argmax);
+                let output = arena.push(Activation::Scratch(y), [b, c, g.out_h(), g.out_w()]);
                 Node::MaxPool {
                     input,
                     output,
@@ -252,10 +262,10 @@ where
                     arena.dims[a], arena.dims[s],
                     "residual: branch shapes differ"
                 );
-                let mut y = pool.take(arena.data[a].len());
-                E::residual_add(&arena.data[a], &arena.data[s], fuse_relu, &mut y);
+                let mut y = pool.take(arena.get(a).len());
+                E::residual_add(arena.get(a), arena.get(s), fuse_relu, &mut y);
                 let dims = arena.dims[a];
-                let output = arena.push(y, dims);
+                let output = arena.push(Activation::Scratch(y), dims);
                 Node::Add {
                     a,
                     b: s,
@@ -313,7 +323,6 @@ fn backward<E: Element>(
                 input,
                 output,
                 g: geom,
-                w,
                 weight,
                 bias,
                 relu,
@@ -322,15 +331,16 @@ fn backward<E: Element>(
                     continue;
                 };
                 if *relu {
-                    E::mask_by_positive(&arena.data[*output], &mut gy);
+                    E::mask_by_positive(arena.get(*output), &mut gy);
                 }
+                let w = elements(weight);
                 let mut gw = pool.zeroed(w.len());
                 let mut gb = bias.as_ref().map(|_| pool.zeroed(geom.out_channels));
-                let len = arena.data[*input].len();
+                let len = arena.get(*input).len();
                 E::conv2d_backward(
                     geom,
-                    &arena.data[*input],
-                    w,
+                    arena.get(*input),
+                    &w,
                     &gy,
                     Some(g.get_mut(*input, len)),
                     &mut gw,
@@ -360,11 +370,11 @@ fn backward<E: Element>(
                 };
                 let mut gs = vec![E::zero(); geom.channels];
                 let mut gb = vec![E::zero(); geom.channels];
-                let len = arena.data[*input].len();
+                let len = arena.get(*input).len();
                 E::bn_backward(
                     geom,
-                    &arena.data[*input],
-                    &arena.data[*output],
+                    arena.get(*input),
+                    arena.get(*output),
                     *relu,
                     mean,
                     inv_std,
@@ -382,8 +392,8 @@ fn backward<E: Element>(
                 let Some(gy) = g.bufs[*output].take() else {
                     continue;
                 };
-                let len = arena.data[*input].len();
-                E::relu_backward(&arena.data[*output], &gy, g.get_mut(*input, len));
+                let len = arena.get(*input).len();
+                E::relu_backward(arena.get(*output), &gy, g.get_mut(*input, len));
                 pool.give(gy);
             }
             Node::MaxPool {
@@ -395,7 +405,7 @@ fn backward<E: Element>(
                 let Some(gy) = g.bufs[*output].take() else {
                     continue;
                 };
-                let len = arena.data[*input].len();
+                let len = arena.get(*input).len();
                 E::max_pool2d_backward(geom, argmax, &gy, g.get_mut(*input, len));
                 pool.give(gy);
             }
@@ -404,10 +414,10 @@ fn backward<E: Element>(
                     continue;
                 };
                 if *relu {
-                    E::mask_by_positive(&arena.data[*output], &mut gy);
+                    E::mask_by_positive(arena.get(*output), &mut gy);
                 }
                 for branch in [*a, *b] {
-                    let len = arena.data[branch].len();
+                    let len = arena.get(branch).len();
                     E::accumulate(g.get_mut(branch, len), &gy);
                 }
                 pool.give(gy);
@@ -434,13 +444,15 @@ where
         data: Vec::new(),
         dims: Vec::new(),
     };
-    let mut input = pool::<E>().take(x.shape().num_elements());
-    x.copy_into(&mut input);
+    let input = if x.is_contiguous() {
+        Activation::Tensor(x.clone())
+    } else {
+        Activation::Scratch(x.as_vec())
+    };
     let input = arena.push(input, x.shape().concrete());
     let mut nodes = Vec::new();
     let output = forward(&dev, stages, input, &mut arena, &mut nodes, T::OWNS_TAPE)?;
-    let [b, c, h, w] = arena.dims[output];
-    let out = dev.tensor_from_vec(arena.data[output].clone(), (b, c, h, w));
+    let out = arena.hand_to_dfdx(&dev, output);
     if !T::OWNS_TAPE {
         arena.release();
         return Ok(out.put_tape(tape));
