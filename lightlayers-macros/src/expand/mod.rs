@@ -8,7 +8,7 @@ use quote::{format_ident, quote};
 
 pub use self::forward::{stages, Forward, Mode};
 pub use self::types::Paths;
-use self::types::{builder_type, dims, module_type};
+use self::types::{builder_type, dims, mac_count, module_type};
 use crate::checks::{Checked, CheckedNetwork};
 
 /// Every checked layer in execution order, residual branches included.
@@ -64,6 +64,10 @@ pub fn expand(net: &CheckedNetwork) -> TokenStream {
     let builders: Vec<TokenStream> = with_params
         .iter()
         .map(|l| builder_type(&p, l).expect("filtered"))
+        .collect();
+    let macs: Vec<TokenStream> = with_params
+        .iter()
+        .map(|l| mac_count(&p, l).expect("filtered"))
         .collect();
     let field_names: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
     let marker = fields
@@ -124,7 +128,8 @@ pub fn expand(net: &CheckedNetwork) -> TokenStream {
                 Some(b) => quote!(<#b as #private::ParamCount>::TOTAL),
                 None => quote!(0),
             };
-            quote!(#private::SummaryRow::new(#row_name, #kind, #shape, #params))
+            let macs = mac_count(&p, l).unwrap_or_else(|| quote!(0));
+            quote!(#private::SummaryRow::new(#row_name, #kind, #shape, #params, #macs))
         })
         .collect();
     let title = if consts.is_empty() {
@@ -303,6 +308,7 @@ pub fn expand(net: &CheckedNetwork) -> TokenStream {
             const CLASSES: usize = #classes;
             const TRAINABLE_PARAMS: usize = 0 #(+ <#builders as #private::ParamCount>::TRAINABLE)*;
             const NON_TRAINABLE_PARAMS: usize = 0 #(+ <#builders as #private::ParamCount>::NON_TRAINABLE)*;
+            const MACS: usize = 0 #(+ #macs)*;
 
             fn summary() -> #private::Summary {
                 #private::Summary {

@@ -49,6 +49,18 @@ pub fn builder_type(p: &Paths, layer: &Checked) -> Option<TokenStream> {
     Some(quote!(#private::builder::#name<#generics>))
 }
 
+/// The multiply–accumulates of a layer with weights, for the input it gets (a vector counts as
+/// a 1×1 input), read from its builder's `MacCount`.
+pub fn mac_count(p: &Paths, layer: &Checked) -> Option<TokenStream> {
+    let private = &p.private;
+    let builder = builder_type(p, layer)?;
+    let (h, w) = match layer.input {
+        Shape::Map { h, w, .. } => (h, w),
+        Shape::Vector { .. } => (1, 1),
+    };
+    Some(quote!(<#builder as #private::MacCount<#h, #w>>::MACS))
+}
+
 /// The dfdx shape of a batch of `shape`, batch dimension `B`.
 pub fn batch_shape(p: &Paths, shape: &Shape) -> TokenStream {
     let dfdx = &p.dfdx;

@@ -32,7 +32,8 @@ pub struct LayerDef {
     /// layer cannot take that input.
     pub shape: fn(&mut ShapeCx, &Layer, &Shape) -> Option<Shape>,
     /// The const generics of its builder and module (for the input it gets); `None` for a
-    /// layer without weights. The builder's `ParamCount` and `MacCount` give its costs.
+    /// layer without weights. The builder's `ParamCount` and `MacCount` give its costs: the
+    /// formulas live beside the layer, in `lightlayers_core::layers`.
     pub generics: Option<fn(&Paths, &Layer, &Shape) -> TokenStream>,
     /// Statements pushing its stages, when it runs inside a fused pipeline (feature maps in and
     /// out).
