@@ -6,7 +6,7 @@
 //!
 //! Declare a network as a chain of layers; [`network!`] checks it at compile time (shapes,
 //! arguments, layer names, with errors pointing at the offending layer) and expands it to a
-//! statically shaped dfdx model with its parameter counts as constants:
+//! statically shaped dfdx model with its parameter counts and multiply–accumulates as constants:
 //!
 //! ```
 //! use lightlayers::prelude::*;
@@ -20,6 +20,8 @@
 //!
 //! // light_conv: 9·1·K + K + 9·K·8 + 8 = 172; bn: 4·8 = 32; light_dense: 8·8 + 8·10 + 10 = 154
 //! const _: () = assert!(Tiny::<2>::PARAMS == 172 + 32 + 154);
+//! // per image, forward: light_conv 9·K·(1 + 8)·28·28 = 127,008; light_dense 8·8 + 8·10 = 144
+//! const _: () = assert!(Tiny::<2>::MACS == 127_008 + 144);
 //!
 //! let dev = Cpu::default();
 //! let model = dev.build_module::<Tiny<2>, f32>();
@@ -28,6 +30,11 @@
 //! assert_eq!(probabilities.shape().concrete(), [3, 10]);
 //! println!("{}", Tiny::<2>::summary());
 //! ```
+//!
+//! [`Network::MACS`] is the compute cost of one image's forward pass: the multiply–accumulates
+//! of the convolutions (depthwise and 1×1 included) and dense layers, each at its output
+//! resolution, without bias, batch norm, activations, pooling or residual additions (the
+//! "Mult-Adds" of the MobileNet papers); [`layers::MacCount`] gives each layer's formula.
 //!
 //! The crates behind it: `lightlayers-core` (layers, ops, data, training; re-exported here)
 //! and `lightlayers-macros` (the macro).
@@ -44,7 +51,7 @@ pub mod prelude {
     pub use crate::network;
     pub use dfdx::optim::{Adam, AdamConfig};
     pub use dfdx::prelude::*;
-    pub use lightlayers_core::layers::{self, ParamCount};
+    pub use lightlayers_core::layers::{self, MacCount, ParamCount};
     pub use lightlayers_core::{Backend, Element, Images, Logits, Network, NetworkModel, Summary};
 }
 
@@ -53,7 +60,7 @@ pub mod prelude {
 pub mod __private {
     pub use dfdx;
     pub use lightlayers_core;
-    pub use lightlayers_core::layers::{self, builder, ParamCount, Same, Valid};
+    pub use lightlayers_core::layers::{self, builder, MacCount, ParamCount, Same, Valid};
     pub use lightlayers_core::network::add_penalty;
     pub use lightlayers_core::{Backend, Element, Network, NetworkModel, Summary, SummaryRow};
     pub use std::{format, result::Result, string::ToString, vec};

@@ -9,6 +9,14 @@
 //! | CIFAR-10 | [`Cifar10Conv`] 76,794 | [`Cifar10Separable`] 14,440 | [`Cifar10Light`] 3,655·k + 2,282 |
 //! | CIFAR-100 | [`Cifar100Conv`] 82,644 | [`Cifar100Separable`] 20,290 | [`Cifar100Light`] 3,655·k + 3,092 |
 //!
+//! Their multiply–accumulates per image ([`Network::MACS`](crate::Network::MACS)):
+//!
+//! | dataset | Conv2D | SeparableConv2D | LightLayers (k) |
+//! |---|---|---|---|
+//! | MNIST, Fashion-MNIST | 1,863,104 | 334,304 | 324,576·k + 336 |
+//! | CIFAR-10 | 10,191,488 | 1,759,872 | 894,976·k + 592 |
+//! | CIFAR-100 | 10,197,248 | 1,765,632 | 894,976·k + 1,312 |
+//!
 //! MNIST-like models: three blocks of two convolutions (filters 8, 16, 32), each followed by
 //! batch norm and ReLU, then 2×2 max pooling; global average pooling and the head (`dense`, or
 //! `light_dense` with k = 8 for LightLayers). CIFAR models: three residual blocks (filters 16,

@@ -32,8 +32,8 @@ pub type TrainLogits<N, E, D> = Logits<N, E, D, OwnedTape<E, D>>;
 /// A network declared with `network!`: a zero-sized type whose constants describe it and
 /// whose [`Network::Model`] is the dfdx module it builds.
 ///
-/// The constants are computed by the compiler from the layers' [`crate::layers::ParamCount`],
-/// so they can be used in `const` assertions.
+/// The constants are computed by the compiler from the layers' [`crate::layers::ParamCount`]
+/// and [`crate::layers::MacCount`], so they can be used in `const` assertions.
 pub trait Network: Copy + Default + std::fmt::Debug + Send + Sync + 'static {
     /// Input channels, as a dfdx dimension.
     type Channels: ConstDim;
@@ -59,6 +59,12 @@ pub trait Network: Copy + Default + std::fmt::Debug + Send + Sync + 'static {
     const NON_TRAINABLE_PARAMS: usize;
     /// All parameters, as Keras's `count_params()` and the paper's tables count them.
     const PARAMS: usize = Self::TRAINABLE_PARAMS + Self::NON_TRAINABLE_PARAMS;
+    /// Multiply–accumulates of the forward pass for one image: those of the convolutions
+    /// (depthwise and 1×1 included) and dense layers, each at its output resolution; bias,
+    /// batch norm, activations, pooling and residual additions are not counted (the
+    /// "Mult-Adds" of the MobileNet papers). A LightConv2D counts both of its convolutions, a
+    /// LightDense both factors.
+    const MACS: usize;
 
     /// Layer-by-layer description, like Keras's `model.summary()`; its `Display` prints the
     /// table.

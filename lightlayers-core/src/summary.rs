@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-/// One row of a [`Summary`]: a layer, its output shape and its parameter count.
+/// One row of a [`Summary`]: a layer, its output shape, its parameter count and its
+/// multiply–accumulates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SummaryRow {
     /// Name in the model (also the prefix of its tensors in a safetensors file).
@@ -13,6 +14,8 @@ pub struct SummaryRow {
     pub output: Vec<usize>,
     /// Parameters, counted as Keras does.
     pub params: usize,
+    /// Multiply–accumulates per image, as [`crate::Network::MACS`] counts them.
+    pub macs: usize,
 }
 
 impl SummaryRow {
@@ -22,12 +25,14 @@ impl SummaryRow {
         kind: &'static str,
         output: &[usize],
         params: usize,
+        macs: usize,
     ) -> Self {
         Self {
             name: name.into(),
             kind,
             output: output.to_vec(),
             params,
+            macs,
         }
     }
 }
@@ -52,6 +57,11 @@ impl Summary {
     /// All parameters.
     pub fn total(&self) -> usize {
         self.trainable + self.non_trainable
+    }
+
+    /// Multiply–accumulates per image, all layers together.
+    pub fn macs(&self) -> usize {
+        self.rows.iter().map(|r| r.macs).sum()
     }
 }
 
@@ -91,35 +101,43 @@ impl fmt::Display for Summary {
             .max()
             .unwrap_or(12)
             + 2;
-        let width = layer_col + shape_col + 10;
+        let macs_col = thousands(self.macs()).len().max("MACs".len()) + 2;
+        let width = layer_col + shape_col + 10 + macs_col;
         writeln!(f, "Model: \"{}\"", self.name)?;
         writeln!(f, "{}", "_".repeat(width))?;
         writeln!(
             f,
-            "{:<layer_col$}{:<shape_col$}{:>10}",
-            "Layer (type)", "Output Shape", "Param #"
+            "{:<layer_col$}{:<shape_col$}{:>10}{:>macs_col$}",
+            "Layer (type)", "Output Shape", "Param #", "MACs"
         )?;
         writeln!(f, "{}", "=".repeat(width))?;
         writeln!(
             f,
-            "{:<layer_col$}{:<shape_col$}{:>10}",
+            "{:<layer_col$}{:<shape_col$}{:>10}{:>macs_col$}",
             "input (Input)",
             shape(&self.input),
+            0,
             0
         )?;
         for row in &self.rows {
             let layer = format!("{} ({})", row.name, row.kind);
             writeln!(
                 f,
-                "{layer:<layer_col$}{:<shape_col$}{:>10}",
+                "{layer:<layer_col$}{:<shape_col$}{:>10}{:>macs_col$}",
                 shape(&row.output),
-                thousands(row.params)
+                thousands(row.params),
+                thousands(row.macs)
             )?;
         }
         writeln!(f, "{}", "=".repeat(width))?;
         writeln!(f, "Total params: {}", thousands(self.total()))?;
         writeln!(f, "Trainable params: {}", thousands(self.trainable))?;
         writeln!(f, "Non-trainable params: {}", thousands(self.non_trainable))?;
+        writeln!(
+            f,
+            "MACs per image (forward, convolutions and dense layers): {}",
+            thousands(self.macs())
+        )?;
         write!(f, "{}", "_".repeat(width))
     }
 }
@@ -142,13 +160,21 @@ mod tests {
         let s = Summary {
             name: "Tiny".into(),
             input: [1, 4, 4],
-            rows: vec![SummaryRow::new("conv_1", "Conv2D", &[2, 4, 4], 20)],
-            trainable: 20,
+            rows: vec![
+                SummaryRow::new("conv_1", "Conv2D", &[2, 4, 4], 20, 288),
+                SummaryRow::new("dense_1", "Dense", &[1000], 33_000, 32_000),
+            ],
+            trainable: 33_020,
             non_trainable: 0,
         };
         let text = s.to_string();
         assert!(text.contains("conv_1 (Conv2D)"), "{text}");
         assert!(text.contains("(None, 2, 4, 4)"), "{text}");
-        assert!(text.contains("Total params: 20"), "{text}");
+        assert!(text.contains("Total params: 33,020"), "{text}");
+        assert!(text.contains("32,000\n"), "{text}");
+        assert!(
+            text.contains("MACs per image (forward, convolutions and dense layers): 32,288"),
+            "{text}"
+        );
     }
 }

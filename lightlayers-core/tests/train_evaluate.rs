@@ -46,6 +46,7 @@ impl Network for Fixed {
     const CLASSES: usize = 3;
     const TRAINABLE_PARAMS: usize = 3;
     const NON_TRAINABLE_PARAMS: usize = 0;
+    const MACS: usize = 0;
 
     fn summary() -> Summary {
         Summary {

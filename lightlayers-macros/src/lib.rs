@@ -1,17 +1,22 @@
 //! The `network!` procedural macro of lightlayers, in four stages as in serde_derive:
 //! [`parse`] (syntax with spans) → [`model`] (layers resolved, blocks inlined) →
-//! [`checks`] (shape inference, errors on the offending layer) → [`expand`] (code).
+//! [`checks`] (shape inference, errors on the offending layer) → [`expand`] (code). Every
+//! layer is described once, in [`registry`]; every stage reports into one [`Errors`].
 //!
 //! Use it through the `lightlayers` crate, whose documentation describes the language.
 
 mod checks;
+mod errors;
 mod expand;
 mod model;
 mod parse;
+mod registry;
 
 use std::collections::HashMap;
 
 use proc_macro::TokenStream;
+
+use crate::errors::Errors;
 
 /// Declares networks as chains of layers and expands each into a statically shaped dfdx model.
 ///
@@ -37,49 +42,102 @@ use proc_macro::TokenStream;
 #[proc_macro]
 pub fn network(input: TokenStream) -> TokenStream {
     let invocation = syn::parse_macro_input!(input as parse::Invocation);
-    let mut blocks: HashMap<String, &parse::BlockDef> = HashMap::new();
+    let errors = Errors::default();
     let mut out = proc_macro2::TokenStream::new();
-    let mut any_network = false;
-    for item in &invocation.items {
-        match item {
-            parse::Item::Block(block) => {
-                if let Some(first) = blocks.insert(block.name.to_string(), block) {
-                    let mut e = syn::Error::new(
-                        block.name.span(),
-                        format!("block `{}` is defined twice", block.name),
-                    );
-                    e.combine(syn::Error::new(
-                        first.name.span(),
-                        "note: first defined here",
-                    ));
-                    out.extend(e.to_compile_error());
-                }
-            }
-            parse::Item::Network(_) => any_network = true,
-        }
-    }
-    if !any_network {
+    let blocks = blocks(&invocation, &errors);
+    let networks: Vec<&parse::NetworkDef> = invocation
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            parse::Item::Network(def) => Some(def),
+            parse::Item::Block(_) => None,
+        })
+        .collect();
+    if networks.is_empty() {
         // point at the blocks that were written, if any: they are what lacks a network
         let (span, advice) = match invocation.items.first() {
             Some(parse::Item::Block(block)) => (block.name.span(), "after the blocks, write"),
             _ => (proc_macro2::Span::call_site(), "write"),
         };
-        let msg = format!(
+        errors.at(span, format!(
             "network! declares no network: {advice} `pub Name = input(channels, height, width) -> layer -> ...`"
-        );
-        out.extend(syn::Error::new(span, msg).to_compile_error());
-        return out.into();
+        ));
     }
+    for def in networks {
+        // a network with errors expands to nothing; the others still expand, so that their
+        // uses raise no errors of their own
+        let checked = model::resolve(def, &blocks, &errors).and_then(|n| checks::check(n, &errors));
+        if let Some(checked) = checked {
+            out.extend(expand::expand(&checked));
+        }
+    }
+    out.extend(errors.into_compile_errors());
+    out.into()
+}
+
+/// The invocation's blocks by name; reports a name defined twice.
+fn blocks<'a>(
+    invocation: &'a parse::Invocation,
+    errors: &Errors,
+) -> HashMap<String, &'a parse::BlockDef> {
+    let mut blocks: HashMap<String, &parse::BlockDef> = HashMap::new();
     for item in &invocation.items {
-        if let parse::Item::Network(def) = item {
-            let expanded = model::resolve(def, &blocks)
-                .and_then(checks::check)
-                .map(|checked| expand::expand(&checked));
-            match expanded {
-                Ok(tokens) => out.extend(tokens),
-                Err(e) => out.extend(e.to_compile_error()),
+        if let parse::Item::Block(block) = item {
+            if let Some(first) = blocks.insert(block.name.to_string(), block) {
+                let mut e = syn::Error::new(
+                    block.name.span(),
+                    format!("block `{}` is defined twice", block.name),
+                );
+                e.combine(syn::Error::new(
+                    first.name.span(),
+                    "note: first defined here",
+                ));
+                errors.push(e);
             }
         }
     }
-    out.into()
+    blocks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The messages `network! { src }` reports before expansion (notes left out).
+    pub fn messages(src: &str) -> Vec<String> {
+        let invocation: parse::Invocation = syn::parse_str(src).expect("parses");
+        let errors = Errors::default();
+        let blocks = blocks(&invocation, &errors);
+        for item in &invocation.items {
+            if let parse::Item::Network(def) = item {
+                if let Some(network) = model::resolve(def, &blocks, &errors) {
+                    checks::check(network, &errors);
+                }
+            }
+        }
+        errors.messages()
+    }
+
+    #[test]
+    fn residual_branches_need_feature_maps() {
+        assert_eq!(
+            messages("Net = input(1, 8, 8) -> global_avg_pool -> residual(dense(1)) -> dense(2)"),
+            ["`residual` needs feature maps, but its input is a vector of 1: convolutions and pooling go before `global_avg_pool` (or `flatten`)"]
+        );
+    }
+
+    #[test]
+    fn reports_every_network_once_in_order() {
+        assert_eq!(
+            messages(
+                "A = input(1, 8, 8) -> conv(0) -> dense(2)
+                 B = input(1, 8, 8) -> conv(4) -> global_avg_pool -> dense(2)
+                 C = input(1, 8, 8) -> dense(2)"
+            ),
+            [
+                "the number of filters must be at least 1",
+                "`dense` needs a vector, but its input is 1×8×8 feature maps: pool the spatial dimensions first with `global_avg_pool` (or `flatten`)",
+            ]
+        );
+    }
 }

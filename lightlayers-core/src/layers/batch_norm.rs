@@ -2,6 +2,7 @@
 
 use dfdx::prelude::*;
 
+use super::mac_count::MacCount;
 use super::param_count::ParamCount;
 use crate::ops::pipeline::{dyn_view, BatchNormState, BnMode, BnParams, DynVec, Stage};
 use crate::ops::Backend;
@@ -22,6 +23,11 @@ pub mod builder {
 impl<const C: usize> ParamCount for builder::BatchNorm<C> {
     const TRAINABLE: usize = 2 * C;
     const NON_TRAINABLE: usize = 2 * C;
+}
+
+/// Not counted, by the convention of [`MacCount`].
+impl<const H: usize, const W: usize, const C: usize> MacCount<H, W> for builder::BatchNorm<C> {
+    const MACS: usize = 0;
 }
 
 impl<const C: usize, E: Element, D: Device<E>> BuildOnDevice<D, E> for builder::BatchNorm<C> {

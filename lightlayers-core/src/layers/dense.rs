@@ -3,6 +3,7 @@
 use dfdx::prelude::*;
 
 use super::init;
+use super::mac_count::MacCount;
 use super::param_count::ParamCount;
 use crate::Element;
 
@@ -15,6 +16,10 @@ pub mod builder {
 
 impl<const I: usize, const O: usize> ParamCount for builder::Dense<I, O> {
     const TRAINABLE: usize = I * O + O;
+}
+
+impl<const I: usize, const O: usize> MacCount<1, 1> for builder::Dense<I, O> {
+    const MACS: usize = I * O;
 }
 
 impl<const I: usize, const O: usize, E: Element, D: Device<E>> BuildOnDevice<D, E>

@@ -5,6 +5,7 @@ use std::marker::PhantomData;
 use dfdx::prelude::*;
 
 use super::init;
+use super::mac_count::{conv_output, MacCount};
 use super::padding::{PaddingMode, Same};
 use super::param_count::ParamCount;
 use crate::ops::pipeline::{dyn_view, ConvStage, Stage};
@@ -36,6 +37,27 @@ impl<const C: usize, const F: usize, const R: usize, const KS: usize, const S: u
     for builder::LightConv2D<C, F, R, KS, S, P>
 {
     const TRAINABLE: usize = KS * KS * C * R + R + KS * KS * R * F + F;
+}
+
+/// Both convolutions, each at its output resolution: C → R with the stride, then R → F.
+impl<
+        const H: usize,
+        const W: usize,
+        const C: usize,
+        const F: usize,
+        const R: usize,
+        const KS: usize,
+        const S: usize,
+        P,
+    > MacCount<H, W> for builder::LightConv2D<C, F, R, KS, S, P>
+where
+    P: PaddingMode,
+{
+    const MACS: usize = {
+        let (h1, w1) = conv_output(H, W, KS, S, P::PADDING);
+        let (h2, w2) = conv_output(h1, w1, KS, 1, P::PADDING);
+        KS * KS * C * R * h1 * w1 + KS * KS * R * F * h2 * w2
+    };
 }
 
 impl<const C: usize, const F: usize, const R: usize, const KS: usize, const S: usize, P, E, D>

@@ -3,6 +3,7 @@
 use dfdx::prelude::*;
 
 use super::init;
+use super::mac_count::MacCount;
 use super::param_count::ParamCount;
 use crate::Element;
 
@@ -15,6 +16,13 @@ pub mod builder {
 
 impl<const I: usize, const O: usize, const R: usize> ParamCount for builder::LightDense<I, O, R> {
     const TRAINABLE: usize = I * R + R * O + O;
+}
+
+/// Both factors: I → R, then R → O.
+impl<const I: usize, const O: usize, const R: usize> MacCount<1, 1>
+    for builder::LightDense<I, O, R>
+{
+    const MACS: usize = I * R + R * O;
 }
 
 impl<const I: usize, const O: usize, const R: usize, E: Element, D: Device<E>> BuildOnDevice<D, E>

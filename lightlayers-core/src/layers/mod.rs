@@ -1,7 +1,8 @@
 //! The layers of the LightLayers paper as dfdx modules, one per file.
 //!
 //! Each comes as dfdx does it: a zero-sized *builder* in [`builder`] (what a network type names,
-//! carrying channels, rank and kernel as const generics, with its [`ParamCount`]) and the built
+//! carrying channels, rank and kernel as const generics, with its [`ParamCount`] and
+//! [`MacCount`]) and the built
 //! module holding tensors, which implements dfdx's `TensorCollection` so optimizers, parameter
 //! counting, gradient zeroing and safetensors work on it unchanged.
 
@@ -11,6 +12,7 @@ mod dense;
 mod init;
 mod light_conv;
 mod light_dense;
+mod mac_count;
 mod max_pool;
 mod padding;
 mod param_count;
@@ -21,6 +23,7 @@ pub use conv::Conv2D;
 pub use dense::Dense;
 pub use light_conv::{LightConv2D, LIGHT_CONV_L2};
 pub use light_dense::LightDense;
+pub use mac_count::MacCount;
 pub use max_pool::MaxPool2D;
 pub use padding::{PaddingMode, Same, Valid};
 pub use param_count::ParamCount;

@@ -5,6 +5,7 @@ use std::marker::PhantomData;
 use dfdx::prelude::*;
 
 use super::init;
+use super::mac_count::{conv_output, MacCount};
 use super::padding::{PaddingMode, Same};
 use super::param_count::ParamCount;
 use crate::ops::pipeline::{dyn_view, ConvStage, Stage};
@@ -31,6 +32,26 @@ impl<const C: usize, const F: usize, const KS: usize, const S: usize, P> ParamCo
     for builder::SeparableConv2D<C, F, KS, S, P>
 {
     const TRAINABLE: usize = KS * KS * C + C * F + F;
+}
+
+/// The depthwise K×K convolution (one filter per channel) and the pointwise 1×1 one, both at
+/// the output resolution (the stride is the depthwise convolution's).
+impl<
+        const H: usize,
+        const W: usize,
+        const C: usize,
+        const F: usize,
+        const KS: usize,
+        const S: usize,
+        P,
+    > MacCount<H, W> for builder::SeparableConv2D<C, F, KS, S, P>
+where
+    P: PaddingMode,
+{
+    const MACS: usize = {
+        let (oh, ow) = conv_output(H, W, KS, S, P::PADDING);
+        (KS * KS * C + C * F) * oh * ow
+    };
 }
 
 impl<const C: usize, const F: usize, const KS: usize, const S: usize, P, E, D> BuildOnDevice<D, E>

@@ -2,14 +2,13 @@
 //! residuals) become one `Backend::try_pipeline` call each, so the CPU executes them fused;
 //! the rest (pooling to vectors, dense layers) are called layer by layer. Every intermediate
 //! shape is spelled as a type, so the model is statically shaped and the compiler checks the
-//! macro's inference.
+//! macro's inference. What each layer contributes is its registry entry's `stage` or `step`.
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
 use super::types::{batch_shape, Paths};
 use crate::checks::{Checked, Shape};
-use crate::model::LayerKind;
 
 /// Inference (moving statistics, no tape) or training (batch statistics, taped).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -20,18 +19,23 @@ pub enum Mode {
     Train,
 }
 
-/// Whether a layer can run inside a pipeline (it maps feature maps to feature maps).
+/// What a layer's forward hooks work with.
+pub struct Forward<'a> {
+    /// Paths into the facade crate.
+    pub paths: &'a Paths,
+    /// Inference or training.
+    pub mode: Mode,
+    /// The layer's field in the model (for layers with weights).
+    pub field: Ident,
+    /// The type of the step's output tensor `x` (for steps).
+    pub out: TokenStream,
+}
+
+/// Whether a layer runs inside a pipeline: it has a stage and maps feature maps to feature maps.
 fn pipelined(layer: &Checked) -> bool {
     let maps =
         matches!(layer.input, Shape::Map { .. }) && matches!(layer.output, Shape::Map { .. });
-    maps && !matches!(
-        layer.layer.kind,
-        LayerKind::Dense { .. }
-            | LayerKind::LightDense { .. }
-            | LayerKind::Softmax
-            | LayerKind::GlobalAvgPool
-            | LayerKind::Flatten
-    )
+    maps && layer.layer.def.stage.is_some()
 }
 
 /// Statements that turn `x` into the chain's output, also named `x`. A final `softmax` is left
@@ -94,36 +98,20 @@ fn pipeline(p: &Paths, layers: &[Checked], mode: Mode) -> TokenStream {
 }
 
 /// Statements pushing the stages of `layers` onto `stages`.
-fn stages(p: &Paths, layers: &[Checked], mode: Mode) -> TokenStream {
-    let private = &p.private;
-    let stage = quote!(#private::lightlayers_core::ops::pipeline::Stage);
+pub fn stages(p: &Paths, layers: &[Checked], mode: Mode) -> TokenStream {
     let pushes = layers.iter().map(|layer| {
-        let field = Ident::new(&layer.name, Span::call_site());
-        match &layer.layer.kind {
-            LayerKind::Conv(_) | LayerKind::SeparableConv(_) | LayerKind::LightConv { .. } => {
-                quote!(self.#field.push_stages(&mut stages);)
-            }
-            LayerKind::BatchNorm => match mode {
-                Mode::Infer => quote!(stages.push(self.#field.infer_stage());),
-                Mode::Train => quote!(stages.push(self.#field.train_stage());),
-            },
-            LayerKind::Relu => quote!(stages.push(#stage::Relu);),
-            LayerKind::MaxPool { size } => {
-                let size = size.value;
-                quote!(stages.push(#stage::MaxPool(#size));)
-            }
-            LayerKind::Residual { .. } => {
-                let main = stages(p, &layer.main, mode);
-                let shortcut = stages(p, &layer.shortcut, mode);
-                quote! {
-                    stages.push(#stage::Residual {
-                        main: { let mut stages = #private::vec![]; #main stages },
-                        shortcut: { let mut stages = #private::vec![]; #shortcut stages },
-                    });
-                }
-            }
-            _ => unreachable!("only spatial layers are pipelined"),
-        }
+        let stage = layer
+            .layer
+            .def
+            .stage
+            .expect("only layers with a stage are pipelined");
+        let f = Forward {
+            paths: p,
+            mode,
+            field: Ident::new(&layer.name, Span::call_site()),
+            out: TokenStream::new(),
+        };
+        stage(&f, layer)
     });
     quote!(#(#pushes)*)
 }
@@ -133,32 +121,16 @@ fn step(p: &Paths, layer: &Checked, mode: Mode) -> TokenStream {
     let dfdx = &p.dfdx;
     let tape = tape(p, mode);
     let shape = batch_shape(p, &layer.output);
-    let out = quote!(#dfdx::tensor::Tensor<#shape, E, D, #tape>);
-    let field = Ident::new(&layer.name, Span::call_site());
-    match &layer.layer.kind {
-        LayerKind::BatchNorm => match mode {
-            Mode::Infer => quote!(let x: #out = #dfdx::nn::Module::try_forward(&self.#field, x)?;),
-            Mode::Train => {
-                quote!(let x: #out = #dfdx::nn::ModuleMut::try_forward_mut(&mut self.#field, x)?;)
-            }
-        },
-        LayerKind::Dense { .. } | LayerKind::LightDense { .. } => {
-            quote!(let x: #out = #dfdx::nn::Module::try_forward(&self.#field, x)?;)
-        }
-        LayerKind::Relu => quote!(let x: #out = x.try_relu()?;),
-        LayerKind::Softmax => quote!(),
-        LayerKind::GlobalAvgPool => quote! {
-            let x: #out = #dfdx::tensor_ops::MeanTo::try_mean::<_, #dfdx::shapes::Axes2<2, 3>>(x)?;
-        },
-        LayerKind::Flatten => {
-            let n = layer.output.channels().const_type(dfdx);
-            quote! {
-                let x: #out = {
-                    let batch = #dfdx::shapes::HasShape::shape(&x).0;
-                    #dfdx::tensor_ops::ReshapeTo::try_reshape_like(x, &(batch, <#n as ::core::default::Default>::default()))?
-                };
-            }
-        }
-        _ => unreachable!("spatial layers run in pipelines"),
-    }
+    let step = layer
+        .layer
+        .def
+        .step
+        .expect("a layer without a step runs on feature maps, in pipelines");
+    let f = Forward {
+        paths: p,
+        mode,
+        field: Ident::new(&layer.name, Span::call_site()),
+        out: quote!(#dfdx::tensor::Tensor<#shape, E, D, #tape>),
+    };
+    step(&f, layer)
 }

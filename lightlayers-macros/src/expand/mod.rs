@@ -6,17 +6,18 @@ mod types;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
-use self::forward::Mode;
-use self::types::{builder_type, dims, kind_name, module_type, Paths};
+pub use self::forward::{stages, Forward, Mode};
+pub use self::types::Paths;
+use self::types::{builder_type, dims, mac_count, module_type};
 use crate::checks::{Checked, CheckedNetwork};
-use crate::model::LayerKind;
 
 /// Every checked layer in execution order, residual branches included.
 fn flatten(layers: &[Checked]) -> Vec<&Checked> {
     let mut out = Vec::new();
     for layer in layers {
-        out.extend(flatten(&layer.main));
-        out.extend(flatten(&layer.shortcut));
+        for branch in &layer.branches {
+            out.extend(flatten(branch));
+        }
         out.push(layer);
     }
     out
@@ -64,6 +65,10 @@ pub fn expand(net: &CheckedNetwork) -> TokenStream {
         .iter()
         .map(|l| builder_type(&p, l).expect("filtered"))
         .collect();
+    let macs: Vec<TokenStream> = with_params
+        .iter()
+        .map(|l| mac_count(&p, l).expect("filtered"))
+        .collect();
     let field_names: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
     let marker = fields
         .is_empty()
@@ -91,38 +96,40 @@ pub fn expand(net: &CheckedNetwork) -> TokenStream {
 
     let infer = forward::chain(&p, &net.layers, Mode::Infer);
     let train = forward::chain(&p, &net.layers, Mode::Train);
-    let finish = if net.softmax {
-        quote!(x.try_softmax::<#dfdx::shapes::Axis<1>>())
-    } else {
-        quote!(::core::result::Result::Ok(x))
+    let last = &net
+        .layers
+        .last()
+        .expect("checks reject empty networks")
+        .layer;
+    let finish = match last.def.finish {
+        Some(finish) => finish(&p),
+        None => quote!(::core::result::Result::Ok(x)),
     };
 
     let penalties: Vec<TokenStream> = with_params
         .iter()
         .zip(&fields)
-        .filter(|(l, _)| matches!(l.layer.kind, LayerKind::LightConv { .. }))
+        .filter(|(l, _)| l.layer.def.penalty)
         .map(|(_, f)| quote!(let total = #private::add_penalty(total, self.#f.try_penalty()?)?;))
         .collect();
-    let l2_overrides: Vec<TokenStream> = with_params
+    let configure: Vec<TokenStream> = with_params
         .iter()
         .zip(&fields)
-        .filter_map(|(l, f)| match l.layer.kind {
-            LayerKind::LightConv { l2: Some(v), .. } => Some(quote!(model.#f.l2 = #v;)),
-            _ => None,
-        })
+        .filter_map(|(l, f)| Some((l.layer.def.configure?)(&l.layer, &quote!(model.#f))))
         .collect();
 
     let rows: Vec<TokenStream> = all
         .iter()
         .map(|l| {
             let row_name = &l.name;
-            let kind = kind_name(l);
+            let kind = l.layer.def.kind;
             let shape = dims(&l.output);
             let params = match builder_type(&p, l) {
                 Some(b) => quote!(<#b as #private::ParamCount>::TOTAL),
                 None => quote!(0),
             };
-            quote!(#private::SummaryRow::new(#row_name, #kind, #shape, #params))
+            let macs = mac_count(&p, l).unwrap_or_else(|| quote!(0));
+            quote!(#private::SummaryRow::new(#row_name, #kind, #shape, #params, #macs))
         })
         .collect();
     let title = if consts.is_empty() {
@@ -284,7 +291,7 @@ pub fn expand(net: &CheckedNetwork) -> TokenStream {
                 #[allow(clippy::let_unit_value)]
                 let () = Self::__CHECKS;
                 let mut model = <Self::Built as #dfdx::nn::BuildModule<D, E>>::try_build(device)?;
-                #(#l2_overrides)*
+                #(#configure)*
                 ::core::result::Result::Ok(model)
             }
         }
@@ -301,6 +308,7 @@ pub fn expand(net: &CheckedNetwork) -> TokenStream {
             const CLASSES: usize = #classes;
             const TRAINABLE_PARAMS: usize = 0 #(+ <#builders as #private::ParamCount>::TRAINABLE)*;
             const NON_TRAINABLE_PARAMS: usize = 0 #(+ <#builders as #private::ParamCount>::NON_TRAINABLE)*;
+            const MACS: usize = 0 #(+ #macs)*;
 
             fn summary() -> #private::Summary {
                 #private::Summary {

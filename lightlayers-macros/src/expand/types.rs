@@ -1,10 +1,9 @@
 //! The Rust types a checked layer maps to: its built module, its builder, its shapes.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
 use crate::checks::{Checked, Shape};
-use crate::model::{ConvArgs, LayerKind, Padding};
 
 /// Paths into the facade crate's private re-exports.
 pub struct Paths {
@@ -20,94 +19,46 @@ impl Paths {
         let dfdx = quote!(#private::dfdx);
         Paths { private, dfdx }
     }
-}
 
-fn padding(p: &Paths, padding: Padding) -> TokenStream {
-    let private = &p.private;
-    match padding {
-        Padding::Same => quote!(#private::Same),
-        Padding::Valid => quote!(#private::Valid),
+    /// The fused pipeline's stage type.
+    pub fn stage(&self) -> TokenStream {
+        let private = &self.private;
+        quote!(#private::lightlayers_core::ops::pipeline::Stage)
     }
 }
 
-fn conv_generics(
-    p: &Paths,
-    input_channels: &TokenStream,
-    conv: &ConvArgs,
-) -> (TokenStream, TokenStream) {
-    let f = conv.filters.expr();
-    let k = conv.kernel.value;
-    let s = conv.stride.value;
-    let pad = padding(p, conv.padding);
-    (quote!(#input_channels, #f), quote!(#k, #s, #pad))
+/// The layer's type name and const generics, for a layer with weights.
+fn named_generics(p: &Paths, layer: &Checked) -> Option<(Ident, TokenStream)> {
+    let def = layer.layer.def;
+    let generics = (def.generics?)(p, &layer.layer, &layer.input);
+    Some((Ident::new(def.kind, Span::call_site()), generics))
 }
 
-/// The built module type of a layer with parameters (`None` for stateless layers).
+/// The built module type of a layer with weights (`None` for the others).
 pub fn module_type(p: &Paths, layer: &Checked) -> Option<TokenStream> {
-    let layers = {
-        let private = &p.private;
-        quote!(#private::layers)
-    };
-    let c = layer.input.channels().expr();
-    Some(match &layer.layer.kind {
-        LayerKind::Conv(conv) => {
-            let (io, rest) = conv_generics(p, &c, conv);
-            quote!(#layers::Conv2D<#io, #rest, E, D>)
-        }
-        LayerKind::SeparableConv(conv) => {
-            let (io, rest) = conv_generics(p, &c, conv);
-            quote!(#layers::SeparableConv2D<#io, #rest, E, D>)
-        }
-        LayerKind::LightConv { conv, rank, .. } => {
-            let (io, rest) = conv_generics(p, &c, conv);
-            let r = rank.expr();
-            quote!(#layers::LightConv2D<#io, #r, #rest, E, D>)
-        }
-        LayerKind::Dense { units } => {
-            let n = units.expr();
-            quote!(#layers::Dense<#c, #n, E, D>)
-        }
-        LayerKind::LightDense { units, rank } => {
-            let (n, r) = (units.expr(), rank.expr());
-            quote!(#layers::LightDense<#c, #n, #r, E, D>)
-        }
-        LayerKind::BatchNorm => quote!(#layers::BatchNorm<#c, E, D>),
-        _ => return None,
-    })
+    let private = &p.private;
+    let (name, generics) = named_generics(p, layer)?;
+    Some(quote!(#private::layers::#name<#generics, E, D>))
 }
 
-/// The zero-sized builder type of a layer with parameters (what `ParamCount` is read from).
+/// The zero-sized builder type of a layer with weights (what `ParamCount` and `MacCount` are
+/// read from).
 pub fn builder_type(p: &Paths, layer: &Checked) -> Option<TokenStream> {
-    let builder = {
-        let private = &p.private;
-        quote!(#private::builder)
+    let private = &p.private;
+    let (name, generics) = named_generics(p, layer)?;
+    Some(quote!(#private::builder::#name<#generics>))
+}
+
+/// The multiply–accumulates of a layer with weights, for the input it gets (a vector counts as
+/// a 1×1 input), read from its builder's `MacCount`.
+pub fn mac_count(p: &Paths, layer: &Checked) -> Option<TokenStream> {
+    let private = &p.private;
+    let builder = builder_type(p, layer)?;
+    let (h, w) = match layer.input {
+        Shape::Map { h, w, .. } => (h, w),
+        Shape::Vector { .. } => (1, 1),
     };
-    let c = layer.input.channels().expr();
-    Some(match &layer.layer.kind {
-        LayerKind::Conv(conv) => {
-            let (io, rest) = conv_generics(p, &c, conv);
-            quote!(#builder::Conv2D<#io, #rest>)
-        }
-        LayerKind::SeparableConv(conv) => {
-            let (io, rest) = conv_generics(p, &c, conv);
-            quote!(#builder::SeparableConv2D<#io, #rest>)
-        }
-        LayerKind::LightConv { conv, rank, .. } => {
-            let (io, rest) = conv_generics(p, &c, conv);
-            let r = rank.expr();
-            quote!(#builder::LightConv2D<#io, #r, #rest>)
-        }
-        LayerKind::Dense { units } => {
-            let n = units.expr();
-            quote!(#builder::Dense<#c, #n>)
-        }
-        LayerKind::LightDense { units, rank } => {
-            let (n, r) = (units.expr(), rank.expr());
-            quote!(#builder::LightDense<#c, #n, #r>)
-        }
-        LayerKind::BatchNorm => quote!(#builder::BatchNorm<#c>),
-        _ => return None,
-    })
+    Some(quote!(<#builder as #private::MacCount<#h, #w>>::MACS))
 }
 
 /// The dfdx shape of a batch of `shape`, batch dimension `B`.
@@ -136,23 +87,5 @@ pub fn dims(shape: &Shape) -> TokenStream {
             let n = n.expr();
             quote!(&[#n])
         }
-    }
-}
-
-/// The type name shown in the summary.
-pub fn kind_name(layer: &Checked) -> &'static str {
-    match layer.layer.kind {
-        LayerKind::Conv(_) => "Conv2D",
-        LayerKind::SeparableConv(_) => "SeparableConv2D",
-        LayerKind::LightConv { .. } => "LightConv2D",
-        LayerKind::Dense { .. } => "Dense",
-        LayerKind::LightDense { .. } => "LightDense",
-        LayerKind::BatchNorm => "BatchNorm",
-        LayerKind::Relu => "ReLU",
-        LayerKind::Softmax => "Softmax",
-        LayerKind::MaxPool { .. } => "MaxPool2D",
-        LayerKind::GlobalAvgPool => "GlobalAvgPool2D",
-        LayerKind::Flatten => "Flatten",
-        LayerKind::Residual { .. } => "Add",
     }
 }

@@ -1,26 +1,12 @@
-//! The names Keras and PyTorch give our layers (`Conv2D`, `BatchNormalization`, `Linear`...),
-//! so that an "unknown layer" error can name the DSL's own spelling: they are too far from it
-//! in edit distance for a typo hint to find.
+//! Finding the DSL's layer behind another library's name (`Conv2D`, `BatchNormalization`,
+//! `Linear`...) or another casing, so that an "unknown layer" error can name the DSL's own
+//! spelling: such names are too far from it in edit distance for a typo hint to find. Each
+//! layer lists its aliases in the registry.
 
-/// Spellings of other libraries, after [`normalize`], and the DSL's layer for each.
-const ALIASES: &[(&str, &str)] = &[
-    ("batchnorm", "bn"),
-    ("batchnormalization", "bn"),
-    ("linear", "dense"),
-    ("fc", "dense"),
-    ("fullyconnected", "dense"),
-    ("maxpooling", "max_pool"),
-    ("globalaveragepooling", "global_avg_pool"),
-    ("adaptiveavgpool", "global_avg_pool"),
-    ("gap", "global_avg_pool"),
-    ("separableconvolution", "separable_conv"),
-    ("sepconv", "separable_conv"),
-    ("convolution", "conv"),
-    ("add", "residual"),
-];
+use crate::registry;
 
 /// Lower case, without underscores and without a `1d`/`2d` suffix: `MaxPool2d` → `maxpool`.
-fn normalize(name: &str) -> String {
+pub fn normalize(name: &str) -> String {
     let flat: String = name
         .chars()
         .filter(|c| *c != '_')
@@ -32,40 +18,39 @@ fn normalize(name: &str) -> String {
     }
 }
 
-/// The layer of `layers` that `name` is another library's (or casing's) spelling of.
-pub fn layer_alias(name: &str, layers: &[&'static str]) -> Option<&'static str> {
+/// The layer that `name` is another library's (or casing's) spelling of.
+pub fn layer_alias(name: &str) -> Option<&'static str> {
     let name = normalize(name);
-    layers
+    registry::LAYERS
         .iter()
-        .copied()
-        .find(|layer| normalize(layer) == name)
+        .find(|def| normalize(def.signature.layer) == name)
         .or_else(|| {
-            ALIASES
+            registry::LAYERS
                 .iter()
-                .find(|(alias, _)| *alias == name)
-                .map(|(_, layer)| *layer)
+                .find(|def| def.aliases.contains(&name.as_str()))
         })
+        .map(|def| def.signature.layer)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const LAYERS: &[&str] = &["conv", "separable_conv", "bn", "max_pool", "light_dense"];
-
     #[test]
     fn maps_other_libraries_names() {
-        assert_eq!(layer_alias("Conv2D", LAYERS), Some("conv"));
+        assert_eq!(layer_alias("Conv2D"), Some("conv"));
+        assert_eq!(layer_alias("SeparableConv2D"), Some("separable_conv"));
+        assert_eq!(layer_alias("batch_norm"), Some("bn"));
+        assert_eq!(layer_alias("BatchNorm2d"), Some("bn"));
+        assert_eq!(layer_alias("maxpool2d"), Some("max_pool"));
+        assert_eq!(layer_alias("LightDense"), Some("light_dense"));
+        assert_eq!(layer_alias("linear"), Some("dense"));
         assert_eq!(
-            layer_alias("SeparableConv2D", LAYERS),
-            Some("separable_conv")
+            layer_alias("GlobalAveragePooling2D"),
+            Some("global_avg_pool")
         );
-        assert_eq!(layer_alias("batch_norm", LAYERS), Some("bn"));
-        assert_eq!(layer_alias("BatchNorm2d", LAYERS), Some("bn"));
-        assert_eq!(layer_alias("maxpool2d", LAYERS), Some("max_pool"));
-        assert_eq!(layer_alias("LightDense", LAYERS), Some("light_dense"));
-        assert_eq!(layer_alias("linear", LAYERS), Some("dense"));
-        assert_eq!(layer_alias("dropout", LAYERS), None);
-        assert_eq!(layer_alias("2d", LAYERS), None);
+        assert_eq!(layer_alias("Add"), Some("residual"));
+        assert_eq!(layer_alias("dropout"), None);
+        assert_eq!(layer_alias("2d"), None);
     }
 }

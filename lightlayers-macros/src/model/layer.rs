@@ -1,9 +1,11 @@
-//! The network as a list of resolved layers: names checked, arguments typed, blocks inlined.
+//! The network as a list of resolved layers: each names its entry in the registry and carries
+//! its arguments, typed, with blocks inlined.
 
 use proc_macro2::Span;
 use syn::{Attribute, Ident, Visibility};
 
 use super::value::Dim;
+use crate::registry::LayerDef;
 
 /// How a convolution pads.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -23,76 +25,93 @@ pub struct Spanned<T> {
     pub span: Span,
 }
 
-/// Arguments shared by the three convolution layers.
+/// One typed argument value.
 #[derive(Clone)]
-pub struct ConvArgs {
-    /// Output channels.
-    pub filters: Dim,
-    /// Kernel side.
-    pub kernel: Spanned<usize>,
-    /// Stride.
-    pub stride: Spanned<usize>,
-    /// Padding mode.
-    pub padding: Padding,
+pub enum ArgValue {
+    /// [`crate::model::ParamKind::Size`].
+    Size(Dim),
+    /// [`crate::model::ParamKind::Literal`].
+    Literal(Spanned<usize>),
+    /// [`crate::model::ParamKind::Padding`].
+    Padding(Padding),
+    /// [`crate::model::ParamKind::Float`].
+    Float(f64),
+    /// [`crate::model::ParamKind::Chain`].
+    Chain(Vec<Layer>),
 }
 
-/// What a layer is, with its arguments.
-#[derive(Clone)]
-pub enum LayerKind {
-    /// `conv`
-    Conv(ConvArgs),
-    /// `separable_conv`
-    SeparableConv(ConvArgs),
-    /// `light_conv`
-    LightConv {
-        /// Shared convolution arguments.
-        conv: ConvArgs,
-        /// The rank `k`.
-        rank: Dim,
-        /// An explicit L2 factor, when given.
-        l2: Option<f64>,
-    },
-    /// `dense`
-    Dense {
-        /// Output features.
-        units: Dim,
-    },
-    /// `light_dense`
-    LightDense {
-        /// Output features.
-        units: Dim,
-        /// The rank `k`.
-        rank: Dim,
-    },
-    /// `bn`
-    BatchNorm,
-    /// `relu`
-    Relu,
-    /// `softmax`
-    Softmax,
-    /// `max_pool`
-    MaxPool {
-        /// Window side and stride.
-        size: Spanned<usize>,
-    },
-    /// `global_avg_pool`
-    GlobalAvgPool,
-    /// `flatten`
-    Flatten,
-    /// `residual(main, shortcut: ...)`; an empty shortcut is the identity.
-    Residual {
-        /// The main branch.
-        main: Vec<Layer>,
-        /// The shortcut branch (empty: identity).
-        shortcut: Vec<Layer>,
-    },
+/// A layer's arguments after resolution, defaults filled in. The accessors expect what the
+/// layer's signature guarantees (a required or defaulted argument of the asked kind): asking
+/// for anything else is a mistake in the registry, which the macro's tests exercise.
+#[derive(Clone, Default)]
+pub struct Args {
+    values: Vec<(&'static str, ArgValue)>,
+}
+
+impl Args {
+    /// Records `name`'s value.
+    pub fn insert(&mut self, name: &'static str, value: ArgValue) {
+        self.values.push((name, value));
+    }
+
+    fn get(&self, name: &str) -> Option<&ArgValue> {
+        self.values.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    fn missing(name: &str) -> ! {
+        panic!("the registry asks for argument `{name}`, which its signature does not guarantee")
+    }
+
+    /// A size argument.
+    pub fn size(&self, name: &str) -> &Dim {
+        match self.get(name) {
+            Some(ArgValue::Size(d)) => d,
+            _ => Self::missing(name),
+        }
+    }
+
+    /// A literal argument.
+    pub fn literal(&self, name: &str) -> Spanned<usize> {
+        match self.get(name) {
+            Some(ArgValue::Literal(n)) => *n,
+            _ => Self::missing(name),
+        }
+    }
+
+    /// A padding argument.
+    pub fn padding(&self, name: &str) -> Padding {
+        match self.get(name) {
+            Some(ArgValue::Padding(p)) => *p,
+            _ => Self::missing(name),
+        }
+    }
+
+    /// An optional number, `None` when the call left it out.
+    pub fn float(&self, name: &str) -> Option<f64> {
+        match self.get(name) {
+            Some(ArgValue::Float(f)) => Some(*f),
+            None => None,
+            Some(_) => Self::missing(name),
+        }
+    }
+
+    /// A branch; empty when the call left it out.
+    pub fn chain(&self, name: &str) -> &[Layer] {
+        match self.get(name) {
+            Some(ArgValue::Chain(c)) => c,
+            None => &[],
+            Some(_) => Self::missing(name),
+        }
+    }
 }
 
 /// One layer and where it came from.
 #[derive(Clone)]
 pub struct Layer {
     /// What it is.
-    pub kind: LayerKind,
+    pub def: &'static LayerDef,
+    /// Its arguments.
+    pub args: Args,
     /// The layer's name in the source.
     pub span: Span,
     /// The blocks it was expanded from, innermost first: (block name, call site).
@@ -127,22 +146,9 @@ pub struct Network {
 }
 
 impl Layer {
-    /// The name written in the DSL (also the base of generated field names).
+    /// The name written in the DSL.
     pub fn dsl_name(&self) -> &'static str {
-        match &self.kind {
-            LayerKind::Conv(_) => "conv",
-            LayerKind::SeparableConv(_) => "separable_conv",
-            LayerKind::LightConv { .. } => "light_conv",
-            LayerKind::Dense { .. } => "dense",
-            LayerKind::LightDense { .. } => "light_dense",
-            LayerKind::BatchNorm => "bn",
-            LayerKind::Relu => "relu",
-            LayerKind::Softmax => "softmax",
-            LayerKind::MaxPool { .. } => "max_pool",
-            LayerKind::GlobalAvgPool => "global_avg_pool",
-            LayerKind::Flatten => "flatten",
-            LayerKind::Residual { .. } => "residual",
-        }
+        self.def.signature.layer
     }
 
     /// An error at this layer, with a note per block it was expanded from.

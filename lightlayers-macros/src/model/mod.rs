@@ -7,6 +7,9 @@ mod resolve;
 pub mod suggest;
 mod value;
 
-pub use layer::{error_with_origin, ConvArgs, Layer, LayerKind, Network, Padding};
+#[cfg(test)]
+pub use aliases::normalize;
+pub use args::{Param, ParamKind, Signature};
+pub use layer::{error_with_origin, Layer, Network, Padding};
 pub use resolve::resolve;
 pub use value::Dim;

@@ -1,5 +1,5 @@
-//! From syntax to [`Network`]: layer names looked up, arguments checked and typed, blocks
-//! inlined with their parameters substituted.
+//! From syntax to [`Network`]: layer names looked up in the registry, arguments checked and
+//! typed by the layer's signature, blocks inlined with their parameters substituted.
 
 use std::collections::HashMap;
 
@@ -7,99 +7,40 @@ use proc_macro2::Span;
 use syn::{GenericParam, Ident, Type};
 
 use super::aliases::layer_alias;
-use super::args::{Matched, Signature};
-use super::layer::{ConvArgs, Input, Layer, LayerKind, Network, Padding, Spanned};
+use super::args::{Need, Param, ParamKind, Signature};
+use super::layer::{ArgValue, Args, Input, Layer, Network, Padding, Spanned};
 use super::suggest::{closest, hint};
 use super::value::{Dim, Value};
+use crate::errors::Errors;
 use crate::parse::{Arg, BlockDef, Call, Chain, Layer as SynLayer, NetworkDef, NEGATIVE};
+use crate::registry;
 
-/// Every layer the DSL knows, for "did you mean" hints.
-pub const LAYER_NAMES: &[&str] = &[
-    "conv",
-    "separable_conv",
-    "light_conv",
-    "dense",
-    "light_dense",
-    "bn",
-    "relu",
-    "softmax",
-    "max_pool",
-    "global_avg_pool",
-    "flatten",
-    "residual",
-];
-
-const CONV: Signature = Signature {
-    layer: "conv",
-    positional: &["filters"],
-    named: &["kernel", "stride", "padding"],
-    labelled: &[],
-    factorized: Some(&LIGHT_CONV),
-};
-const SEPARABLE_CONV: Signature = Signature {
-    layer: "separable_conv",
-    ..CONV
-};
-const LIGHT_CONV: Signature = Signature {
-    layer: "light_conv",
-    positional: &["filters"],
-    named: &["k", "kernel", "stride", "padding", "l2"],
-    labelled: &[],
-    factorized: None,
-};
-const DENSE: Signature = Signature {
-    layer: "dense",
-    positional: &["units"],
-    named: &[],
-    labelled: &[],
-    factorized: Some(&LIGHT_DENSE),
-};
-const LIGHT_DENSE: Signature = Signature {
-    layer: "light_dense",
-    positional: &["units"],
-    named: &["k"],
-    labelled: &[],
-    factorized: None,
-};
-const MAX_POOL: Signature = Signature {
-    layer: "max_pool",
-    positional: &["size"],
-    named: &[],
-    labelled: &[],
-    factorized: None,
-};
-const RESIDUAL: Signature = Signature {
-    layer: "residual",
-    positional: &["main"],
-    named: &[],
-    labelled: &["shortcut"],
-    factorized: None,
-};
 const INPUT: Signature = Signature {
     layer: "input",
-    positional: &["channels", "height", "width"],
-    named: &[],
-    labelled: &[],
+    params: &[
+        Param::positional("channels", ParamKind::Size, "the input's channel count")
+            .required("needs (channels, height, width); `channels` is missing"),
+        Param::positional("height", ParamKind::Literal, "the input's height")
+            .required("needs (channels, height, width); `height` is missing"),
+        Param::positional("width", ParamKind::Literal, "the input's width")
+            .required("needs (channels, height, width); `width` is missing"),
+    ],
     factorized: None,
 };
 
-/// The rank LightDense uses when `k` is not given: the paper always uses 8.
-const DEFAULT_LIGHT_DENSE_RANK: usize = 8;
-/// Kernel side when `kernel` is not given: the paper uses 3×3 throughout.
-const DEFAULT_KERNEL: usize = 3;
-/// Pool side when `max_pool` has no argument (Keras's default).
-const DEFAULT_POOL: usize = 2;
-
-/// Resolves one network; blocks are looked up in `blocks`.
+/// Resolves one network, reporting into `errors`; blocks are looked up in `blocks`. `None`
+/// when anything was reported.
 pub fn resolve(
     def: &NetworkDef,
     blocks: &HashMap<String, &BlockDef>,
-) -> Result<Network, syn::Error> {
+    errors: &Errors,
+) -> Option<Network> {
+    let start = errors.mark();
     let mut resolver = Resolver {
         blocks,
         network: &def.name,
         const_params: Vec::new(),
-        errors: Vec::new(),
+        errors,
     };
     resolver.generics(def);
     let input = resolver.input(&def.chain);
@@ -108,24 +49,21 @@ pub fn resolve(
     for layer in &def.chain.layers[1..] {
         resolver.layer(layer, &no_subst, &mut Vec::new(), &mut layers);
     }
-    if def.chain.layers.len() == 1 && resolver.errors.is_empty() {
-        resolver.errors.push(syn::Error::new(
+    if def.chain.layers.len() == 1 && !errors.since(start) {
+        errors.at(
             def.chain.span,
             "the network has no layers: continue the chain after `input(...)`, e.g. `-> conv(8) -> ...`",
-        ));
+        );
     }
-    let mut errors = resolver.errors.into_iter();
-    if let Some(mut first) = errors.next() {
-        // report every problem found, in source order
-        errors.for_each(|e| first.combine(e));
-        return Err(first);
+    if errors.since(start) {
+        return None;
     }
-    Ok(Network {
+    Some(Network {
         attrs: def.attrs.clone(),
         vis: def.vis.clone(),
         name: def.name.clone(),
         const_params: resolver.const_params,
-        input: input.expect("input resolved without errors"),
+        input: input?,
         layers,
     })
 }
@@ -136,7 +74,7 @@ struct Resolver<'a> {
     network: &'a Ident,
     const_params: Vec<Ident>,
     /// Errors in source order; those raised inside a block get their notes in `inline`.
-    errors: Vec<syn::Error>,
+    errors: &'a Errors,
 }
 
 /// Block parameters and the values the block's call gave them.
@@ -146,8 +84,8 @@ type Subst = HashMap<String, Value>;
 type Stack = Vec<(String, Span)>;
 
 impl Resolver<'_> {
-    fn error(&mut self, span: Span, message: impl std::fmt::Display) {
-        self.errors.push(syn::Error::new(span, message));
+    fn error(&self, span: Span, message: impl std::fmt::Display) {
+        self.errors.at(span, message);
     }
 
     fn generics(&mut self, def: &NetworkDef) {
@@ -192,26 +130,11 @@ impl Resolver<'_> {
                 return None;
             }
         };
-        let m = INPUT.match_call(call, &mut self.errors);
-        let no_subst = Subst::new();
-        let mut get = |name: &'static str| match m.values.get(name) {
-            Some((chain, _)) => self.single(chain, &no_subst),
-            None => {
-                self.error(
-                    call.args_span,
-                    format!("`input` needs (channels, height, width); `{name}` is missing"),
-                );
-                None
-            }
-        };
-        let (channels, height, width) = (get("channels"), get("height"), get("width"));
-        let channels = self.dim(channels?, "the input's channel count", &no_subst)?;
-        let height = self.literal(height?, "the input's height")?;
-        let width = self.literal(width?, "the input's width")?;
+        let args = self.args(call, &INPUT, &HashMap::new(), &mut Vec::new())?;
         Some(Input {
-            channels,
-            height: height.value,
-            width: width.value,
+            channels: args.size("channels").clone(),
+            height: args.literal("height").value,
+            width: args.literal("width").value,
         })
     }
 
@@ -224,117 +147,130 @@ impl Resolver<'_> {
             }
         };
         let name = call.name.to_string();
-        let kind = match name.as_str() {
-            "conv" => self.conv(call, &CONV, subst).map(LayerKind::Conv),
-            "separable_conv" => self
-                .conv(call, &SEPARABLE_CONV, subst)
-                .map(LayerKind::SeparableConv),
-            "light_conv" => self.light_conv(call, subst),
-            "dense" => {
-                let m = DENSE.match_call(call, &mut self.errors);
-                self.required_dim(
-                    call,
-                    &m,
-                    "units",
-                    "the number of outputs",
-                    "dense(10)",
-                    subst,
-                )
-                .map(|units| LayerKind::Dense { units })
+        if let Some(def) = registry::find(&name) {
+            if let Some(args) = self.args(call, &def.signature, subst, stack) {
+                out.push(Layer {
+                    def,
+                    args,
+                    span: call.name.span(),
+                    origin: stack.clone(),
+                });
             }
-            "light_dense" => {
-                let m = LIGHT_DENSE.match_call(call, &mut self.errors);
-                let units = self.required_dim(
-                    call,
-                    &m,
-                    "units",
-                    "the number of outputs",
-                    "light_dense(10, k = 8)",
-                    subst,
+        } else if name == "input" {
+            self.error(call.name.span(), "`input` can only start a network");
+        } else if let Some(block) = self.blocks.get(&name).copied() {
+            self.inline(call, block, subst, stack, out);
+        } else {
+            self.unknown_layer(&call.name);
+        }
+    }
+
+    /// The call's arguments typed by `sig`, defaults filled in; `None` when any is wrong.
+    fn args(
+        &mut self,
+        call: &Call,
+        sig: &Signature,
+        subst: &Subst,
+        stack: &mut Stack,
+    ) -> Option<Args> {
+        if sig.params.is_empty() {
+            if call.args.as_ref().is_some_and(|a| !a.is_empty()) {
+                self.error(
+                    call.args_span,
+                    format!("`{}` takes no arguments", call.name),
                 );
-                let rank = match m.values.get("k") {
-                    Some((v, _)) => self
-                        .single(v, subst)
-                        .and_then(|v| self.dim(v, "the rank `k`", subst)),
-                    None => Some(Dim::Lit(DEFAULT_LIGHT_DENSE_RANK, call.name.span())),
-                };
-                units
-                    .zip(rank)
-                    .map(|(units, rank)| LayerKind::LightDense { units, rank })
+                return None;
             }
-            "bn" => self.no_args(call, LayerKind::BatchNorm),
-            "relu" => self.no_args(call, LayerKind::Relu),
-            "softmax" => self.no_args(call, LayerKind::Softmax),
-            "global_avg_pool" => self.no_args(call, LayerKind::GlobalAvgPool),
-            "flatten" => self.no_args(call, LayerKind::Flatten),
-            "max_pool" => {
-                let m = MAX_POOL.match_call(call, &mut self.errors);
-                let size = match m.values.get("size") {
-                    Some((chain, _)) => self
-                        .single(chain, subst)
-                        .and_then(|v| self.literal(v, "the pool size")),
-                    None => Some(Spanned {
-                        value: DEFAULT_POOL,
-                        span: call.name.span(),
-                    }),
-                };
-                size.map(|size| LayerKind::MaxPool { size })
-            }
-            "residual" => {
-                let m = RESIDUAL.match_call(call, &mut self.errors);
-                match m.values.get("main") {
-                    None => {
-                        self.error(
-                            call.args_span,
-                            "`residual` needs its main branch: `residual(conv(8) -> bn, shortcut: conv(8, kernel = 1))`",
-                        );
-                        None
-                    }
-                    Some((main, _)) => {
-                        let main = self.chain(main, subst, stack);
-                        let shortcut = m
-                            .values
-                            .get("shortcut")
-                            .map(|(c, _)| self.chain(c, subst, stack))
-                            .unwrap_or_default();
-                        Some(LayerKind::Residual { main, shortcut })
-                    }
+            return Some(Args::default());
+        }
+        let start = self.errors.mark();
+        let matched = sig.match_call(call, self.errors);
+        let mut args = Args::default();
+        for param in sig.params {
+            let value = match (matched.values.get(param.name), param.need) {
+                (Some((chain, _)), _) if param.kind == ParamKind::Chain => {
+                    Some(ArgValue::Chain(self.chain(chain, subst, stack)))
                 }
+                (Some((chain, _)), _) => self
+                    .single(chain, subst)
+                    .and_then(|v| self.typed(v, param, subst)),
+                (None, Need::Required(help)) => {
+                    self.error(call.args_span, sig.missing(help));
+                    None
+                }
+                (None, Need::Default(text)) => {
+                    let span = call.name.span();
+                    let value = match text.parse() {
+                        Ok(n) => Value::Int(n, span),
+                        Err(_) => Value::Ident(Ident::new(text, span)),
+                    };
+                    self.typed(value, param, subst)
+                }
+                (None, Need::Optional) => continue,
+            };
+            if let Some(v) = value {
+                args.insert(param.name, v);
             }
-            "input" => {
-                self.error(call.name.span(), "`input` can only start a network");
+        }
+        (!self.errors.since(start)).then_some(args)
+    }
+
+    /// A value as `param` wants it.
+    fn typed(&mut self, value: Value, param: &Param, subst: &Subst) -> Option<ArgValue> {
+        match param.kind {
+            ParamKind::Size => self.dim(value, param.what, subst).map(ArgValue::Size),
+            ParamKind::Literal => self.literal(value, param.what).map(ArgValue::Literal),
+            ParamKind::Padding => self.padding(value).map(ArgValue::Padding),
+            ParamKind::Float => match value {
+                Value::Float(f, _) => Some(ArgValue::Float(f)),
+                Value::Int(n, _) => Some(ArgValue::Float(n as f64)),
+                other => {
+                    self.error(
+                        other.span(),
+                        format!(
+                            "{} is a non-negative number such as `1e-4` (or `0.0` to turn it off)",
+                            param.what
+                        ),
+                    );
+                    None
+                }
+            },
+            ParamKind::Chain => unreachable!("chains are resolved as chains, not values"),
+        }
+    }
+
+    fn padding(&mut self, value: Value) -> Option<Padding> {
+        match value {
+            Value::Ident(i) if i == "same" => Some(Padding::Same),
+            Value::Ident(i) if i == "valid" => Some(Padding::Valid),
+            Value::Ident(i) => {
+                let word = i.to_string();
+                let msg = format!(
+                    "unknown padding `{word}`: padding is `same` or `valid`{}",
+                    hint(&word, ["same", "valid"])
+                );
+                self.error(i.span(), msg);
                 None
             }
-            _ => {
-                if let Some(block) = self.blocks.get(&name).copied() {
-                    self.inline(call, block, subst, stack, out);
-                } else {
-                    self.unknown_layer(&call.name);
-                }
-                return;
+            other => {
+                self.error(other.span(), "padding is `same` or `valid`, not a number");
+                None
             }
-        };
-        if let Some(kind) = kind {
-            out.push(Layer {
-                kind,
-                span: call.name.span(),
-                origin: stack.clone(),
-            });
         }
     }
 
     /// "unknown layer", with the DSL's name for another library's layer or a typo's fix.
     fn unknown_layer(&mut self, name: &Ident) {
         let word = name.to_string();
+        let layers: Vec<&str> = registry::names().collect();
         let blocks = self.blocks.keys().map(String::as_str);
-        let suggestion = layer_alias(&word, LAYER_NAMES)
-            .or_else(|| closest(&word, LAYER_NAMES.iter().copied().chain(blocks)));
+        let suggestion =
+            layer_alias(&word).or_else(|| closest(&word, layers.into_iter().chain(blocks)));
         let msg = match suggestion {
             Some(s) => format!("unknown layer `{word}`; did you mean `{s}`?"),
             None => format!(
                 "unknown layer `{word}`: the layers are {}, or a `block` defined in this `network!`",
-                LAYER_NAMES
-                    .iter()
+                registry::names()
                     .map(|n| format!("`{n}`"))
                     .collect::<Vec<_>>()
                     .join(", ")
@@ -401,152 +337,17 @@ impl Resolver<'_> {
         if inner.len() != block.params.len() {
             return;
         }
-        let before = self.errors.len();
+        let before = self.errors.mark();
         stack.insert(0, (name.clone(), call.name.span()));
         for layer in &block.body.layers {
             self.layer(layer, &inner, stack, out);
         }
         stack.remove(0);
-        for e in &mut self.errors[before..] {
-            e.combine(syn::Error::new(
-                call.name.span(),
-                format!("note: in block `{name}` used here"),
-            ));
-        }
-    }
-
-    fn no_args(&mut self, call: &Call, kind: LayerKind) -> Option<LayerKind> {
-        match &call.args {
-            Some(args) if !args.is_empty() => {
-                self.error(
-                    call.args_span,
-                    format!("`{}` takes no arguments", call.name),
-                );
-                None
-            }
-            _ => Some(kind),
-        }
-    }
-
-    fn conv(&mut self, call: &Call, sig: &Signature, subst: &Subst) -> Option<ConvArgs> {
-        let m = sig.match_call(call, &mut self.errors);
-        let example = format!("{}(8)", sig.layer);
-        let filters = self.required_dim(
-            call,
-            &m,
-            "filters",
-            "the number of filters",
-            &example,
-            subst,
+        self.errors.note_since(
+            before,
+            call.name.span(),
+            format!("in block `{name}` used here"),
         );
-        let kernel = match m.values.get("kernel") {
-            Some((v, _)) => self
-                .single(v, subst)
-                .and_then(|v| self.literal(v, "the kernel size")),
-            None => Some(Spanned {
-                value: DEFAULT_KERNEL,
-                span: call.name.span(),
-            }),
-        };
-        let stride = match m.values.get("stride") {
-            Some((v, _)) => self
-                .single(v, subst)
-                .and_then(|v| self.literal(v, "the stride")),
-            None => Some(Spanned {
-                value: 1,
-                span: call.name.span(),
-            }),
-        };
-        let padding = match m.values.get("padding") {
-            Some((v, _)) => match self.single(v, subst) {
-                Some(Value::Ident(i)) if i == "same" => Some(Padding::Same),
-                Some(Value::Ident(i)) if i == "valid" => Some(Padding::Valid),
-                Some(Value::Ident(i)) => {
-                    let word = i.to_string();
-                    let msg = format!(
-                        "unknown padding `{word}`: padding is `same` or `valid`{}",
-                        hint(&word, ["same", "valid"])
-                    );
-                    self.error(i.span(), msg);
-                    None
-                }
-                Some(other) => {
-                    self.error(other.span(), "padding is `same` or `valid`, not a number");
-                    None
-                }
-                None => None,
-            },
-            None => Some(Padding::Same),
-        };
-        Some(ConvArgs {
-            filters: filters?,
-            kernel: kernel?,
-            stride: stride?,
-            padding: padding?,
-        })
-    }
-
-    fn light_conv(&mut self, call: &Call, subst: &Subst) -> Option<LayerKind> {
-        let conv = self.conv(call, &LIGHT_CONV, subst);
-        // `conv` reported any problem with the arguments already
-        let m = LIGHT_CONV.match_call(call, &mut Vec::new());
-        let rank = match m.values.get("k") {
-            Some((v, _)) => self
-                .single(v, subst)
-                .and_then(|v| self.dim(v, "the rank `k`", subst)),
-            None => {
-                self.error(
-                    call.args_span,
-                    "`light_conv` needs its rank `k`, e.g. `light_conv(8, k = 2)`",
-                );
-                None
-            }
-        };
-        let l2 = match m.values.get("l2") {
-            Some((v, _)) => match self.single(v, subst) {
-                Some(Value::Float(f, _)) => Some(Some(f)),
-                Some(Value::Int(n, _)) => Some(Some(n as f64)),
-                Some(other) => {
-                    self.error(
-                        other.span(),
-                        "`l2` is a non-negative number such as `1e-4` (or `0.0` to turn it off)",
-                    );
-                    None
-                }
-                None => None,
-            },
-            None => Some(None),
-        };
-        Some(LayerKind::LightConv {
-            conv: conv?,
-            rank: rank?,
-            l2: l2?,
-        })
-    }
-
-    /// A size every call must give, such as `conv`'s filters; `example` shows a call with it.
-    fn required_dim(
-        &mut self,
-        call: &Call,
-        m: &Matched,
-        name: &str,
-        what: &str,
-        example: &str,
-        subst: &Subst,
-    ) -> Option<Dim> {
-        match m.values.get(name) {
-            Some((chain, _)) => {
-                let v = self.single(chain, subst)?;
-                self.dim(v, what, subst)
-            }
-            None => {
-                self.error(
-                    call.args_span,
-                    format!("`{}` needs {what}, e.g. `{example}`", call.name),
-                );
-                None
-            }
-        }
     }
 
     /// An argument that must be one value, not a chain of layers.
