@@ -166,7 +166,7 @@ pub enum DataError {
     /// A file in the cache is damaged or not the official file (a disk error, an edit, a copy
     /// from elsewhere): `problem` says how. A load that may download sets it aside and fetches
     /// it again instead.
-    #[error("{problem} (a damaged file in the data cache: {CORRUPT_CACHE_REMEDY})")]
+    #[error("{problem}; it is a damaged file in the data cache: {CORRUPT_CACHE_REMEDY}")]
     CorruptCache {
         /// The damaged file.
         path: PathBuf,
@@ -296,7 +296,7 @@ const CORRUPT_CACHE_REMEDY: &str =
 /// What to do about a damaged cache file, in a build that cannot download.
 #[cfg(not(feature = "download"))]
 const CORRUPT_CACHE_REMEDY: &str =
-    "delete it, or replace it with the official file (this build cannot download)";
+    "delete it, or put the official file in its place (this build cannot download)";
 
 /// Joins paths for a one-line message.
 fn list_paths(paths: &[PathBuf]) -> String {
