@@ -44,8 +44,8 @@ pub struct LoadOptions {
 }
 
 impl Default for LoadOptions {
-    /// No data folder, the default cache, the embedded fallback allowed, no download (with
-    /// [`DownloadConfig::default`], which reads `$LIGHTLAYERS_MIRROR`, when one is allowed).
+    /// No data folder, the default cache, the embedded fallback allowed, no download (and, with
+    /// the `download` feature, the download's defaults, which read `$LIGHTLAYERS_MIRROR`).
     fn default() -> Self {
         LoadOptions {
             data_dir: None,
