@@ -405,9 +405,11 @@ impl Splits {
             self.origin
         );
         if self.origin == Origin::Embedded {
-            line.push_str(
-                " (part of the dataset only: pass a data folder or allow the download for all of it)",
-            );
+            line.push_str(if cfg!(feature = "download") {
+                " (part of the dataset only: pass a data folder or allow the download for all of it)"
+            } else {
+                " (part of the dataset only: pass a data folder for all of it)"
+            });
         }
         line
     }
