@@ -56,7 +56,7 @@ pub struct Args {
     /// Folder holding the dataset's files (only this folder is read).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Download the dataset into the cache if it is not there.
+    /// Download the dataset into the cache if it is not there (or a file there is damaged).
     #[arg(long)]
     pub download: bool,
     /// Seed of the initial weights and of the shuffle order.
@@ -167,6 +167,11 @@ pub fn finish(outcome: Result<(), String>) -> ExitCode {
 const NO_CUDA: &str =
     "this build has no CUDA support: rebuild with `--features cuda` (needs the CUDA toolkit)";
 
+/// Why `--download` fails in a build without the `download` feature.
+#[cfg(not(feature = "download"))]
+const NO_DOWNLOAD: &str = "this build cannot download (built without the `download` feature): \
+     pass --data-dir, or rebuild with the default features";
+
 /// Loads the data, prints where it came from and the model, trains network `N` on the chosen
 /// device and prints the result row.
 pub fn train<N: Network>(args: &Args, settings: &Settings) -> Result<(), String> {
@@ -174,10 +179,15 @@ pub fn train<N: Network>(args: &Args, settings: &Settings) -> Result<(), String>
     if args.device == DeviceKind::Cuda {
         return Err(NO_CUDA.to_string());
     }
+    #[cfg(not(feature = "download"))]
+    if args.download {
+        return Err(NO_DOWNLOAD.to_string());
+    }
     let splits = load(
         settings.kind,
         &LoadOptions {
             data_dir: args.data_dir.clone(),
+            #[cfg(feature = "download")]
             download: args.download,
             ..LoadOptions::default()
         },

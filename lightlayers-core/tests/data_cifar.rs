@@ -10,12 +10,14 @@ use std::path::{Path, PathBuf};
 use lightlayers_core::data::cifar::{
     parse_cifar10, parse_cifar100, CIFAR100_RECORD_BYTES, CIFAR10_RECORD_BYTES,
 };
-use lightlayers_core::data::idx::gzip_best;
+#[cfg(feature = "download")]
+use lightlayers_core::data::unpack_tar_gz;
 use lightlayers_core::data::{
-    load_dir, required_files, unpack_tar_gz, DataError, DatasetKind, Origin, Split,
-    CIFAR100_COARSE_CLASSES,
+    load_dir, required_files, DataError, DatasetKind, Origin, Split, CIFAR100_COARSE_CLASSES,
 };
-use support::{assert_names, bytes, entries, TempDir};
+#[cfg(feature = "download")]
+use support::entries;
+use support::{assert_names, bytes, gzip_best, TempDir};
 
 /// One CIFAR-10 record per (label, seed).
 fn cifar10_records(labels: &[u8], seed: u32) -> Vec<u8> {
@@ -275,6 +277,7 @@ fn missing_batch_is_named() {
 }
 
 /// A `.tar.gz` holding `files` (name, content).
+#[cfg(feature = "download")]
 fn tar_gz(files: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut builder = tar::Builder::new(Vec::new());
     for (name, data) in files {
@@ -288,6 +291,7 @@ fn tar_gz(files: &[(String, Vec<u8>)]) -> Vec<u8> {
 }
 
 #[test]
+#[cfg(feature = "download")]
 fn archive_unpacks_into_place() {
     let src = TempDir::new("cifar-archive-src");
     let files = write_cifar100(src.path());

@@ -3,8 +3,8 @@
 use std::str::FromStr;
 
 use lightlayers_core::data::{
-    Checksum, DataError, Dataset, DatasetKind, CIFAR100_CLASSES, CIFAR100_COARSE_CLASSES,
-    CIFAR10_CLASSES, FASHION_MNIST_CLASSES, MNIST_CLASSES,
+    DataError, Dataset, DatasetKind, CIFAR100_CLASSES, CIFAR100_COARSE_CLASSES, CIFAR10_CLASSES,
+    FASHION_MNIST_CLASSES, MNIST_CLASSES,
 };
 
 const NAMES: &[&str] = &["a", "b", "c"];
@@ -171,21 +171,4 @@ fn kinds_parse_print_and_describe() {
     let unique: std::collections::HashSet<_> = CIFAR100_CLASSES.iter().collect();
     assert_eq!(unique.len(), 100);
     assert_eq!(FASHION_MNIST_CLASSES[9], "Ankle boot");
-}
-
-#[test]
-fn checksum_hex_is_validated() {
-    assert!(Checksum::md5_hex("f68b3c2dcbeaaa9fbdd348bbdeb94873").is_ok());
-    assert!(Checksum::md5_hex("F68B3C2DCBEAAA9FBDD348BBDEB94873").is_ok());
-    for bad in ["", "f68b", "g68b3c2dcbeaaa9fbdd348bbdeb94873"] {
-        let err = Checksum::md5_hex(bad).unwrap_err();
-        assert!(
-            matches!(err, DataError::InvalidChecksum { hex_len: 32, .. }),
-            "{err:?}"
-        );
-    }
-    assert!(matches!(
-        Checksum::sha256_hex("abc"),
-        Err(DataError::InvalidChecksum { hex_len: 64, .. })
-    ));
 }

@@ -1,6 +1,8 @@
 //! Downloads against a tiny HTTP/1.1 server on 127.0.0.1: verified, cached atomically, and
 //! every failure (short body, wrong digest, HTTP error, no server) a clear error that leaves
-//! nothing under the final name. No test reaches the internet.
+//! nothing under the final name; a damaged file in the cache is set aside and fetched again.
+//! No test reaches the internet.
+#![cfg(feature = "download")]
 
 #[path = "data_support.rs"]
 mod support;
@@ -12,12 +14,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lightlayers_core::data::idx::gzip_best;
 use lightlayers_core::data::{
     download_file, load, sha256, Checksum, DataError, DatasetKind, DownloadConfig, FileDigests,
     LoadOptions, Mirror, Origin, IDX_FILES,
 };
-use support::{assert_names, bytes, entries, shared_data, TempDir};
+use support::{
+    assert_names, bytes, entries, gzip_best, shared_data, write_images, write_labels, TempDir,
+};
 
 /// What the server answers on a path.
 #[derive(Clone)]
@@ -198,7 +201,10 @@ fn wrong_checksum_leaves_nothing() {
     let dir = TempDir::new("dl-mismatch");
     let dest = dir.join("x.gz");
     let url = format!("{}/x.gz", server.base);
-    let expected = Checksum::md5_hex("00112233445566778899aabbccddeeff").unwrap();
+    let expected = Checksum::md5([
+        0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee,
+        0xff,
+    ]);
     let err = download_file(&url, &dest, &expected, &no_mirror()).unwrap_err();
     match &err {
         DataError::ChecksumMismatch {
@@ -418,7 +424,11 @@ fn load_downloads_into_the_cache_then_uses_it() {
         &options(Mirror::at(&dead_base()), false),
     )
     .unwrap_err();
-    assert!(matches!(err, DataError::ChecksumMismatch { .. }), "{err:?}");
+    assert!(
+        matches!(err, DataError::CorruptCache { ref problem, .. }
+            if matches!(**problem, DataError::ChecksumMismatch { .. })),
+        "{err:?}"
+    );
     assert_names(&err, &labels);
 }
 
@@ -441,4 +451,171 @@ fn offline_download_is_a_clear_error() {
     for name in entries(cache.path()) {
         assert!(entries(&cache.join(&name)).is_empty(), "{name} not empty");
     }
+}
+
+/// The official MNIST `.gz` files of the shared copy, by route (`/mnist/NAME.gz`).
+fn official_mnist_routes(shared: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    IDX_FILES
+        .iter()
+        .map(|name| {
+            let file = format!("{name}.gz");
+            let body = std::fs::read(shared.join("mnist").join(&file)).unwrap();
+            (format!("/mnist/{file}"), body)
+        })
+        .collect()
+}
+
+/// Options on a private cache, downloading from `mirror` when `download` is set.
+fn cache_options(cache: &TempDir, mirror: Mirror, download: bool, embedded: bool) -> LoadOptions {
+    LoadOptions {
+        data_dir: None,
+        download,
+        cache_dir: Some(cache.path().to_path_buf()),
+        embedded,
+        download_config: config(mirror),
+    }
+}
+
+#[test]
+fn damaged_cache_files_are_set_aside_and_fetched_again() {
+    let Some(shared) = shared_data() else { return };
+    let routes = official_mnist_routes(&shared);
+    let server = serve(
+        routes
+            .iter()
+            .map(|(p, b)| (p.as_str(), Reply::Ok(b.clone())))
+            .collect(),
+    );
+    let cache = TempDir::new("dl-damaged");
+    let folder = cache.join("mnist");
+    std::fs::create_dir_all(&folder).unwrap();
+    for (route, body) in &routes {
+        std::fs::write(folder.join(route.trim_start_matches("/mnist/")), body).unwrap();
+    }
+    // One file with a changed label, one cut in half.
+    let labels = folder.join("train-labels-idx1-ubyte.gz");
+    let mut raw = lightlayers_core::data::read_maybe_gz(&labels).unwrap();
+    raw[100] = (raw[100] + 1) % 10;
+    let changed = gzip_best(&raw);
+    std::fs::write(&labels, &changed).unwrap();
+    let images = folder.join("t10k-images-idx3-ubyte.gz");
+    let gz = std::fs::read(&images).unwrap();
+    std::fs::write(&images, &gz[..gz.len() / 2]).unwrap();
+    let mirror = || Mirror::at(&server.base);
+
+    // Without the download: an error naming a damaged file and saying what to do; nothing moved.
+    let err = load(
+        DatasetKind::Mnist,
+        &cache_options(&cache, mirror(), false, true),
+    )
+    .unwrap_err();
+    assert!(matches!(err, DataError::CorruptCache { .. }), "{err:?}");
+    assert!(err.to_string().contains("--download"), "{err}");
+    assert!(!err.to_string().contains('\n'), "{err}");
+    assert_eq!(server.hits.load(Ordering::SeqCst), 0);
+    assert!(!cache.join("corrupt").exists());
+
+    // With it: both are moved to corrupt/ and fetched again, and the load succeeds.
+    let splits = load(
+        DatasetKind::Mnist,
+        &cache_options(&cache, mirror(), true, true),
+    )
+    .unwrap();
+    assert_eq!(splits.origin, Origin::Downloaded(folder.clone()));
+    assert_eq!((splits.train.len(), splits.test.len()), (60_000, 10_000));
+    assert_eq!(server.hits.load(Ordering::SeqCst), 2);
+    let aside = cache.join("corrupt").join("mnist");
+    assert_eq!(
+        entries(&aside),
+        vec!["t10k-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]
+    );
+    assert_eq!(
+        std::fs::read(aside.join("train-labels-idx1-ubyte.gz")).unwrap(),
+        changed
+    );
+    assert_eq!(std::fs::read(&images).unwrap(), gz);
+    assert_eq!(entries(&folder).len(), 4, "{:?}", entries(&folder));
+
+    // Next time the cache answers, without any network.
+    let splits = load(
+        DatasetKind::Mnist,
+        &cache_options(&cache, Mirror::at(&dead_base()), false, false),
+    )
+    .unwrap();
+    assert_eq!(splits.origin, Origin::Cache(folder));
+}
+
+#[test]
+fn a_damaged_cache_file_is_set_aside_even_when_the_download_then_fails() {
+    let cache = TempDir::new("dl-damaged-offline");
+    let folder = cache.join("mnist");
+    // A complete set, well-formed but not the official files.
+    let p = |i: usize| folder.join(format!("{}.gz", IDX_FILES[i]));
+    write_images(&p(0), 28, 28, &bytes(4 * 784, 1), true).unwrap();
+    write_labels(&p(1), &[1, 2, 3, 4], true).unwrap();
+    write_images(&p(2), 28, 28, &bytes(2 * 784, 2), true).unwrap();
+    write_labels(&p(3), &[5, 6], true).unwrap();
+    let first = std::fs::read(p(0)).unwrap();
+
+    let mut options = cache_options(&cache, Mirror::at(&dead_base()), true, true);
+    let err = load(DatasetKind::Mnist, &options).unwrap_err();
+    assert!(matches!(err, DataError::Unreachable { .. }), "{err:?}");
+    // The first file that fails its digest was moved, not deleted; the others stay.
+    let aside = cache
+        .join("corrupt")
+        .join("mnist")
+        .join(format!("{}.gz", IDX_FILES[0]));
+    assert_eq!(std::fs::read(&aside).unwrap(), first);
+    assert_eq!(entries(&folder).len(), 3, "{:?}", entries(&folder));
+
+    // Without the download, the incomplete cache is passed over for the embedded subset.
+    options.download = false;
+    assert_eq!(
+        load(DatasetKind::Mnist, &options).unwrap().origin,
+        Origin::Embedded
+    );
+}
+
+#[test]
+fn damaged_cifar_files_and_archives_are_set_aside() {
+    let cache = TempDir::new("dl-damaged-cifar");
+    // A CIFAR-10 folder with one batch cut short.
+    let folder = cache.join("cifar-10-batches-bin");
+    std::fs::create_dir_all(&folder).unwrap();
+    let mut records = Vec::new();
+    for label in [0u8, 9] {
+        records.push(label);
+        records.extend(bytes(3072, 3));
+    }
+    for name in lightlayers_core::data::required_files(DatasetKind::Cifar10) {
+        std::fs::write(folder.join(name), &records).unwrap();
+    }
+    let cut = folder.join("data_batch_3.bin");
+    std::fs::write(&cut, bytes(3000, 4)).unwrap();
+    // And a damaged archive from an earlier run.
+    let archive = cache.join("cifar-10-binary.tar.gz");
+    std::fs::write(&archive, b"not the archive").unwrap();
+
+    let mut options = cache_options(&cache, Mirror::at(&dead_base()), false, false);
+    let err = load(DatasetKind::Cifar10, &options).unwrap_err();
+    assert!(
+        matches!(err, DataError::CorruptCache { ref problem, .. }
+            if matches!(**problem, DataError::PartialRecord { .. })),
+        "{err:?}"
+    );
+    assert_names(&err, &cut);
+
+    options.download = true;
+    let err = load(DatasetKind::Cifar10, &options).unwrap_err();
+    assert!(matches!(err, DataError::Unreachable { .. }), "{err:?}");
+    let aside = cache.join("corrupt");
+    assert_eq!(
+        entries(&aside),
+        vec!["cifar-10-batches-bin", "cifar-10-binary.tar.gz"]
+    );
+    assert_eq!(
+        entries(&aside.join("cifar-10-batches-bin")),
+        vec!["data_batch_3.bin"]
+    );
+    assert!(!archive.exists() && !cut.exists());
 }

@@ -4,28 +4,24 @@
 #[path = "data_support.rs"]
 mod support;
 
-use std::time::Duration;
+#[cfg(feature = "download")]
+use lightlayers_core::data::Mirror;
+use lightlayers_core::data::{load, DataError, DatasetKind, LoadOptions, Origin, IDX_FILES};
+use support::{assert_names, bytes, write_images, write_labels, TempDir};
 
-use lightlayers_core::data::idx::{write_images, write_labels};
-use lightlayers_core::data::{
-    load, DataError, DatasetKind, DownloadConfig, LoadOptions, Mirror, Origin, IDX_FILES,
-};
-use support::{assert_names, bytes, TempDir};
-
-/// Options with a private cache folder and no reachable host.
+/// Options with a private cache folder, no download and (were one allowed) no reachable host.
 fn options(cache: &TempDir) -> LoadOptions {
-    LoadOptions {
-        data_dir: None,
-        download: false,
+    #[allow(unused_mut)]
+    let mut options = LoadOptions {
         cache_dir: Some(cache.path().to_path_buf()),
-        embedded: true,
-        download_config: DownloadConfig {
-            mirror: Mirror::at("http://127.0.0.1:9"),
-            connect_timeout: Duration::from_secs(2),
-            read_timeout: Duration::from_secs(2),
-            progress: false,
-        },
+        ..LoadOptions::default()
+    };
+    #[cfg(feature = "download")]
+    {
+        options.download_config.mirror = Mirror::at("http://127.0.0.1:9");
+        options.download_config.progress = false;
     }
+    options
 }
 
 /// A small valid (but not official) MNIST-like set in `dir`.
@@ -107,8 +103,19 @@ fn the_cache_must_hold_the_official_files() {
     let cache = TempDir::new("src-strict-cache");
     write_small_set(&cache.join("mnist"));
     let err = load(DatasetKind::Mnist, &options(&cache)).unwrap_err();
-    assert!(matches!(err, DataError::ChecksumMismatch { .. }), "{err:?}");
+    match &err {
+        DataError::CorruptCache { path, problem } => {
+            assert!(path.starts_with(cache.join("mnist")), "{err:?}");
+            assert!(
+                matches!(**problem, DataError::ChecksumMismatch { .. }),
+                "{err:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
     assert_names(&err, &cache.join("mnist"));
+    // The message says what to do about it.
+    assert!(err.to_string().contains("delete it"), "{err}");
 }
 
 #[test]
@@ -135,6 +142,7 @@ fn origins_print_one_line() {
 }
 
 #[test]
+#[cfg(feature = "download")]
 fn mirrors_lay_out_files_by_dataset_key() {
     let m = Mirror::at("http://host/data/");
     assert_eq!(

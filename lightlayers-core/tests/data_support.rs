@@ -92,3 +92,59 @@ pub fn assert_names(err: &impl std::fmt::Display, what: &Path) {
     );
     assert!(!msg.contains('\n'), "message is not one line: {msg}");
 }
+
+/// An IDX image file (uncompressed) holding whole `rows×cols` images.
+pub fn encode_images(rows: usize, cols: usize, pixels: &[u8]) -> std::io::Result<Vec<u8>> {
+    let image_len = rows * cols;
+    if image_len == 0 || pixels.len() % image_len != 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a whole number of images",
+        ));
+    }
+    let mut out = 0x0000_0803u32.to_be_bytes().to_vec();
+    for d in [pixels.len() / image_len, rows, cols] {
+        out.extend_from_slice(&(d as u32).to_be_bytes());
+    }
+    out.extend_from_slice(pixels);
+    Ok(out)
+}
+
+/// An IDX label file (uncompressed).
+pub fn encode_labels(labels: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut out = 0x0000_0801u32.to_be_bytes().to_vec();
+    out.extend_from_slice(&(labels.len() as u32).to_be_bytes());
+    out.extend_from_slice(labels);
+    Ok(out)
+}
+
+/// `bytes` compressed with gzip at the highest level.
+pub fn gzip_best(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(bytes).expect("gzip into memory");
+    enc.finish().expect("gzip into memory")
+}
+
+/// Writes an IDX image file (creating its folder), gzip-compressed when `gzip` is true.
+pub fn write_images(
+    path: &Path,
+    rows: usize,
+    cols: usize,
+    pixels: &[u8],
+    gzip: bool,
+) -> std::io::Result<()> {
+    write_file(path, encode_images(rows, cols, pixels)?, gzip)
+}
+
+/// Writes an IDX label file (creating its folder), gzip-compressed when `gzip` is true.
+pub fn write_labels(path: &Path, labels: &[u8], gzip: bool) -> std::io::Result<()> {
+    write_file(path, encode_labels(labels)?, gzip)
+}
+
+fn write_file(path: &Path, raw: Vec<u8>, gzip: bool) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, if gzip { gzip_best(&raw) } else { raw })
+}

@@ -6,12 +6,11 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::classes::CIFAR100_COARSE_CLASSES;
 use super::dataset::Dataset;
 use super::error::DataError;
-use super::files::read_maybe_gz;
 use super::idx::check_labels;
-use super::kind::{DatasetKind, Split};
+use super::kind::{DatasetKind, Split, CIFAR100_COARSE_CLASSES};
+use super::source::read_maybe_gz;
 
 /// Pixel bytes per CIFAR image: 3 channels of 32×32.
 pub const IMAGE_BYTES: usize = 3 * 32 * 32;
@@ -65,26 +64,18 @@ pub fn parse_cifar100(bytes: &[u8], path: &Path) -> Result<CifarRecords, DataErr
     parse(bytes, path, DatasetKind::Cifar100)
 }
 
-/// Reads (raw or gzip) and parses one CIFAR-10 or CIFAR-100 binary file.
-pub fn read_records(kind: DatasetKind, path: &Path) -> Result<CifarRecords, DataError> {
-    layout(kind)?;
-    parse(&read_maybe_gz(path)?, path, kind)
-}
-
-/// Record size and label bytes per record of a CIFAR kind.
-fn layout(kind: DatasetKind) -> Result<(usize, usize), DataError> {
-    match kind {
-        DatasetKind::Cifar10 => Ok((CIFAR10_RECORD_BYTES, 1)),
-        DatasetKind::Cifar100 => Ok((CIFAR100_RECORD_BYTES, 2)),
-        other => Err(DataError::InvalidArgument {
-            name: "dataset",
-            reason: format!("{other} is not stored in the CIFAR binary format"),
-        }),
+/// Record size and label bytes per record: CIFAR-100 records carry a coarse and a fine label,
+/// CIFAR-10 records one label.
+fn record_layout(kind: DatasetKind) -> (usize, usize) {
+    if kind == DatasetKind::Cifar100 {
+        (CIFAR100_RECORD_BYTES, 2)
+    } else {
+        (CIFAR10_RECORD_BYTES, 1)
     }
 }
 
 fn parse(bytes: &[u8], path: &Path, kind: DatasetKind) -> Result<CifarRecords, DataError> {
-    let (record, label_bytes) = layout(kind)?;
+    let (record, label_bytes) = record_layout(kind);
     if bytes.is_empty() {
         return Err(DataError::Empty {
             path: path.to_path_buf(),
@@ -121,17 +112,16 @@ fn parse(bytes: &[u8], path: &Path, kind: DatasetKind) -> Result<CifarRecords, D
     })
 }
 
-/// Builds one split of CIFAR-10 or CIFAR-100 from its file(s), read in parallel and
-/// concatenated in the order given (CIFAR-10's train split is five files).
-pub fn load_split(
+/// Builds one split of CIFAR-10 or CIFAR-100 from its file(s) (raw or gzip), read in parallel
+/// and concatenated in the order given (CIFAR-10's train split is five files).
+pub(crate) fn load_split(
     kind: DatasetKind,
     split: Split,
     paths: &[PathBuf],
 ) -> Result<Dataset, DataError> {
-    layout(kind)?;
     let parts = paths
         .par_iter()
-        .map(|p| read_records(kind, p))
+        .map(|p| parse(&read_maybe_gz(p)?, p, kind))
         .collect::<Result<Vec<_>, _>>()?;
     let n: usize = parts.iter().map(|p| p.labels.len()).sum();
     let mut labels = Vec::with_capacity(n);

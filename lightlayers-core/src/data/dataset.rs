@@ -1,8 +1,13 @@
-//! One split of a dataset, held in memory as bytes, and the copy into a model's batch.
+//! Data in memory: one split of a dataset as bytes, both splits with their origin, and the
+//! cutting of an epoch into batches copied into a model's buffers.
 
 use std::fmt;
+use std::path::PathBuf;
 
 use num_traits::Float;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
 
 use super::error::DataError;
 use super::kind::{DatasetKind, Split};
@@ -311,7 +316,7 @@ impl Dataset {
 }
 
 /// `C*H*W`, or `None` when a dimension is zero or the product overflows.
-pub(crate) fn shape_len(shape: [usize; 3]) -> Option<usize> {
+fn shape_len(shape: [usize; 3]) -> Option<usize> {
     if shape.contains(&0) {
         return None;
     }
@@ -347,3 +352,196 @@ impl fmt::Debug for Dataset {
             .finish()
     }
 }
+
+/// Where a dataset was loaded from, so that a run can say so in one line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// The data folder the user named; the folder that actually held the files.
+    DataDir(PathBuf),
+    /// Files downloaded by an earlier run, found in the cache folder.
+    Cache(PathBuf),
+    /// Downloaded by this run into the cache folder.
+    Downloaded(PathBuf),
+    /// The subset compiled into the library (MNIST and Fashion-MNIST only).
+    Embedded,
+}
+
+impl fmt::Display for Origin {
+    /// "data folder /x", "cache /x", "downloaded to /x" or "the embedded subset".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::DataDir(p) => write!(f, "data folder {}", p.display()),
+            Origin::Cache(p) => write!(f, "cache {}", p.display()),
+            Origin::Downloaded(p) => write!(f, "downloaded to {}", p.display()),
+            Origin::Embedded => f.write_str("the embedded subset"),
+        }
+    }
+}
+
+/// The training and test splits of one dataset, and their [`Origin`].
+#[derive(Clone, Debug)]
+pub struct Splits {
+    /// The split to train on.
+    pub train: Dataset,
+    /// The split to report accuracy on.
+    pub test: Dataset,
+    /// Where both came from.
+    pub origin: Origin,
+}
+
+impl Splits {
+    /// The one-line notice a trainer prints before it starts, e.g.
+    /// "MNIST: 60000 train / 10000 test images from data folder /data/mnist". For the
+    /// embedded subset it also says that it is one, and how to get the full set.
+    pub fn notice(&self) -> String {
+        let name = self
+            .train
+            .kind()
+            .map_or_else(|| self.train.name().to_string(), |k| k.name().to_string());
+        let mut line = format!(
+            "{name}: {} train / {} test images from {}",
+            self.train.len(),
+            self.test.len(),
+            self.origin
+        );
+        if self.origin == Origin::Embedded {
+            line.push_str(if cfg!(feature = "download") {
+                " (part of the dataset only: pass a data folder or allow the download for all of it)"
+            } else {
+                " (part of the dataset only: pass a data folder for all of it)"
+            });
+        }
+        line
+    }
+}
+
+/// How to cut `len` examples into batches: size, optional seeded shuffle, and whether to drop
+/// a last partial batch. Each epoch's order depends only on (seed, epoch), so a run can be
+/// repeated, or resumed at any epoch, exactly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Batches {
+    len: usize,
+    batch_size: usize,
+    shuffle: Option<u64>,
+    drop_last: bool,
+}
+
+impl Batches {
+    /// Batches of `batch_size` over `len` examples, in order, keeping the last partial batch.
+    /// Errors with [`DataError::InvalidArgument`] when `batch_size` is zero.
+    pub fn new(len: usize, batch_size: usize) -> Result<Self, DataError> {
+        if batch_size == 0 {
+            return Err(DataError::InvalidArgument {
+                name: "batch size",
+                reason: "must be at least 1".to_string(),
+            });
+        }
+        Ok(Batches {
+            len,
+            batch_size,
+            shuffle: None,
+            drop_last: false,
+        })
+    }
+
+    /// Shuffles every epoch with a generator seeded from `(seed, epoch)`; `None` keeps the
+    /// examples in order.
+    #[must_use]
+    pub fn shuffle(mut self, seed: Option<u64>) -> Self {
+        self.shuffle = seed;
+        self
+    }
+
+    /// Drops the last batch when it would be smaller than the batch size (for models or
+    /// statistics that want equal batches).
+    #[must_use]
+    pub fn drop_last(mut self, drop: bool) -> Self {
+        self.drop_last = drop;
+        self
+    }
+
+    /// The number of examples.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no examples (and so no batches).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The batch size.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    /// Batches per epoch.
+    pub fn num_batches(&self) -> usize {
+        if self.drop_last {
+            self.len / self.batch_size
+        } else {
+            self.len.div_ceil(self.batch_size)
+        }
+    }
+
+    /// The example order of `epoch` (counted from 0): `0..len`, shuffled when a seed is set.
+    pub fn order(&self, epoch: u64) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.len).collect();
+        if let Some(seed) = self.shuffle {
+            order.shuffle(&mut epoch_rng(seed, epoch));
+        }
+        order
+    }
+
+    /// The batches of `epoch`: every example exactly once (except a dropped partial batch).
+    pub fn epoch(&self, epoch: u64) -> EpochBatches {
+        let mut order = self.order(epoch);
+        order.truncate(
+            self.num_batches()
+                .saturating_mul(self.batch_size)
+                .min(self.len),
+        );
+        EpochBatches {
+            order,
+            batch_size: self.batch_size,
+            next: 0,
+        }
+    }
+}
+
+/// The generator of one epoch: the seed's and the epoch's bytes as `ChaCha` key, so that
+/// neighbouring seeds or epochs give unrelated orders.
+fn epoch_rng(seed: u64, epoch: u64) -> StdRng {
+    let mut key = [0u8; 32];
+    key[..8].copy_from_slice(&seed.to_le_bytes());
+    key[8..16].copy_from_slice(&epoch.to_le_bytes());
+    key[16..24].copy_from_slice(b"llbatch\0");
+    StdRng::from_seed(key)
+}
+
+/// The batches of one epoch, as vectors of example indices (see [`Batches::epoch`]).
+#[derive(Clone, Debug)]
+pub struct EpochBatches {
+    order: Vec<usize>,
+    batch_size: usize,
+    next: usize,
+}
+
+impl Iterator for EpochBatches {
+    type Item = Vec<usize>;
+
+    fn next(&mut self) -> Option<Vec<usize>> {
+        let rest = self.order.get(self.next..).filter(|r| !r.is_empty())?;
+        let batch = rest[..self.batch_size.min(rest.len())].to_vec();
+        self.next += batch.len();
+        Some(batch)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = (self.order.len() - self.next.min(self.order.len())).div_ceil(self.batch_size);
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for EpochBatches {}
+impl std::iter::FusedIterator for EpochBatches {}

@@ -10,13 +10,11 @@ use std::path::PathBuf;
 
 use rayon::prelude::*;
 
-use super::checksum::hex;
+use super::dataset::{Origin, Splits};
 use super::error::DataError;
-use super::files::gunzip;
-use super::idx::idx_splits;
+use super::idx::{idx_splits, IDX_FILES};
 use super::kind::DatasetKind;
-use super::remote::IDX_FILES;
-use super::splits::{Origin, Splits};
+use super::source::{gunzip, hex};
 
 /// Training examples in each embedded subset.
 pub const TRAIN_LEN: usize = 10_000;

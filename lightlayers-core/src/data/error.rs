@@ -163,6 +163,17 @@ pub enum DataError {
         found: String,
     },
 
+    /// A file in the cache is damaged or not the official file (a disk error, an edit, a copy
+    /// from elsewhere): `problem` says how. A load that may download sets it aside and fetches
+    /// it again instead.
+    #[error("{problem}; it is a damaged file in the data cache: {CORRUPT_CACHE_REMEDY}")]
+    CorruptCache {
+        /// The damaged file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: Box<DataError>,
+    },
+
     /// The server answered, but not with the file (HTTP error status, bad redirect, ...).
     #[error("download of {url} failed: {message}")]
     Download {
@@ -245,17 +256,6 @@ pub enum DataError {
         input: String,
     },
 
-    /// A checksum string that is not hex of the right length.
-    #[error("invalid {algorithm} checksum {input:?}: expected {hex_len} hex digits")]
-    InvalidChecksum {
-        /// "MD5" or "SHA-256".
-        algorithm: &'static str,
-        /// What was given.
-        input: String,
-        /// The number of hex digits required.
-        hex_len: usize,
-    },
-
     /// An example index past the end of a dataset.
     #[error("{dataset}: index {index} out of range (the dataset has {len} examples)")]
     IndexOutOfRange {
@@ -288,6 +288,16 @@ pub enum DataError {
     },
 }
 
+/// What to do about a damaged cache file, in a build that can download it again.
+#[cfg(feature = "download")]
+const CORRUPT_CACHE_REMEDY: &str =
+    "allow the download (`--download`) to set it aside and fetch it again, or delete it";
+
+/// What to do about a damaged cache file, in a build that cannot download.
+#[cfg(not(feature = "download"))]
+const CORRUPT_CACHE_REMEDY: &str =
+    "delete it, or put the official file in its place (this build cannot download)";
+
 /// Joins paths for a one-line message.
 fn list_paths(paths: &[PathBuf]) -> String {
     if paths.is_empty() {
@@ -306,6 +316,24 @@ impl DataError {
         DataError::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    /// The file whose content this error says is wrong (not one that could not be read): the
+    /// file to set aside when it is in the cache.
+    pub(crate) fn damaged_file(&self) -> Option<PathBuf> {
+        match self {
+            DataError::Gzip { path, .. }
+            | DataError::Empty { path }
+            | DataError::BadMagic { path, .. }
+            | DataError::Truncated { path, .. }
+            | DataError::TrailingBytes { path, .. }
+            | DataError::PartialRecord { path, .. }
+            | DataError::LabelOutOfRange { path, .. }
+            | DataError::BadShape { path, .. }
+            | DataError::WrongFile { path, .. } => Some(path.clone()),
+            DataError::ChecksumMismatch { file, .. } => Some(PathBuf::from(file)),
+            _ => None,
         }
     }
 }

@@ -1,20 +1,62 @@
-//! The IDX format of MNIST and Fashion-MNIST: reading (raw or gzip, validated byte for byte)
-//! and writing (for tests, tools and the embedded subset).
+//! The IDX format of MNIST and Fashion-MNIST: reading (raw or gzip, validated byte for byte),
+//! and the digests of the official files, which recognise them wherever they come from.
 //!
 //! An IDX file is a big-endian header — magic `00 00 08 NDIM` (unsigned bytes, NDIM
 //! dimensions), then NDIM `u32` sizes — followed by exactly the product of the sizes in bytes.
 //! Images are `N×rows×cols` (magic `0x00000803`), labels `N` (magic `0x00000801`).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-
-use flate2::write::GzEncoder;
-use flate2::Compression;
 
 use super::dataset::Dataset;
 use super::error::DataError;
-use super::files::{read_maybe_gz, write_atomic};
 use super::kind::{DatasetKind, Split};
+use super::source::{hex, read_maybe_gz};
+
+/// The four IDX files of MNIST and Fashion-MNIST, decompressed, in the order
+/// train images, train labels, test images, test labels.
+pub const IDX_FILES: [&str; 4] = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+];
+
+/// SHA-256 of the decompressed official MNIST files, in [`IDX_FILES`] order.
+const MNIST_PAYLOADS: [[u8; 32]; 4] = [
+    hex("ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
+    hex("65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
+    hex("0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
+    hex("ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+];
+
+/// SHA-256 of the decompressed official Fashion-MNIST files, in [`IDX_FILES`] order.
+const FASHION_PAYLOADS: [[u8; 32]; 4] = [
+    hex("c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
+    hex("bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
+    hex("5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
+    hex("0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
+];
+
+/// The SHA-256 of the official decompressed IDX files of MNIST or Fashion-MNIST, in
+/// [`IDX_FILES`] order; none for CIFAR.
+pub(crate) fn official_payloads(kind: DatasetKind) -> &'static [[u8; 32]] {
+    match kind {
+        DatasetKind::Mnist => &MNIST_PAYLOADS,
+        DatasetKind::FashionMnist => &FASHION_PAYLOADS,
+        DatasetKind::Cifar10 | DatasetKind::Cifar100 => &[],
+    }
+}
+
+/// Which official IDX file has this decompressed SHA-256, if any: the dataset and the
+/// position in [`IDX_FILES`].
+pub(crate) fn identify_payload(sha256: &[u8; 32]) -> Option<(DatasetKind, usize)> {
+    [DatasetKind::Mnist, DatasetKind::FashionMnist]
+        .into_iter()
+        .find_map(|kind| {
+            let i = official_payloads(kind).iter().position(|d| d == sha256)?;
+            Some((kind, i))
+        })
+}
 
 /// Magic number of an IDX file of unsigned-byte images (3 dimensions).
 pub const IMAGES_MAGIC: u32 = 0x0000_0803;
@@ -143,22 +185,10 @@ fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }
 
-/// Builds one split of MNIST or Fashion-MNIST from its two IDX files (raw or gzip): checks
-/// that the images are the dataset's 28×28, that both files hold the same number of
-/// examples, and that every label is a valid class.
-pub fn load_pair(
-    kind: DatasetKind,
-    split: Split,
-    images_path: &Path,
-    labels_path: &Path,
-) -> Result<Dataset, DataError> {
-    let images = read_images(images_path)?;
-    let labels = read_labels(labels_path)?;
-    to_dataset(kind, split, images, images_path, labels, labels_path)
-}
-
-/// Like [`load_pair`], on contents already decompressed and parsed.
-pub(crate) fn to_dataset(
+/// One split of MNIST or Fashion-MNIST from its parsed image and label files: checks that
+/// the images are the dataset's 28×28, that both files hold the same number of examples, and
+/// that every label is a valid class.
+fn to_dataset(
     kind: DatasetKind,
     split: Split,
     images: IdxImages,
@@ -187,7 +217,7 @@ pub(crate) fn to_dataset(
 }
 
 /// Builds both splits from the four decompressed IDX files, in
-/// [`IDX_FILES`](super::remote::IDX_FILES) order, each with the path that names it in errors.
+/// [`IDX_FILES`] order, each with the path that names it in errors.
 pub(crate) fn idx_splits(
     kind: DatasetKind,
     files: Vec<(PathBuf, Vec<u8>)>,
@@ -222,76 +252,4 @@ pub(crate) fn check_labels(labels: &[u8], classes: usize, path: &Path) -> Result
         }),
         None => Ok(()),
     }
-}
-
-/// Encodes images as an IDX image file (uncompressed): `pixels` holds whole `rows×cols`
-/// images. Errors if a dimension is zero or above `u32::MAX`, or if `pixels` does not hold a
-/// whole number of images.
-pub fn encode_images(rows: usize, cols: usize, pixels: &[u8]) -> Result<Vec<u8>, DataError> {
-    let image_len = rows.checked_mul(cols).filter(|&n| n > 0);
-    let count = image_len
-        .filter(|&n| pixels.len() % n == 0)
-        .map(|n| pixels.len() / n);
-    let dims = count.and_then(|count| {
-        [count, rows, cols]
-            .iter()
-            .map(|&d| u32::try_from(d).ok())
-            .collect::<Option<Vec<u32>>>()
-    });
-    let Some(dims) = dims else {
-        return Err(DataError::InvalidArgument {
-            name: "IDX images",
-            reason: format!(
-                "{} bytes are not a whole number of {rows}×{cols} images (dimensions 1 to 2^32-1)",
-                pixels.len()
-            ),
-        });
-    };
-    let mut out = Vec::with_capacity(IMAGES_HEADER + pixels.len());
-    out.extend_from_slice(&IMAGES_MAGIC.to_be_bytes());
-    for d in dims {
-        out.extend_from_slice(&d.to_be_bytes());
-    }
-    out.extend_from_slice(pixels);
-    Ok(out)
-}
-
-/// Encodes labels as an IDX label file (uncompressed). Errors above `u32::MAX` labels.
-pub fn encode_labels(labels: &[u8]) -> Result<Vec<u8>, DataError> {
-    let count = u32::try_from(labels.len()).map_err(|_| DataError::InvalidArgument {
-        name: "IDX labels",
-        reason: format!("{} labels do not fit an IDX header", labels.len()),
-    })?;
-    let mut out = Vec::with_capacity(LABELS_HEADER + labels.len());
-    out.extend_from_slice(&LABELS_MAGIC.to_be_bytes());
-    out.extend_from_slice(&count.to_be_bytes());
-    out.extend_from_slice(labels);
-    Ok(out)
-}
-
-/// Compresses `bytes` with gzip at the highest level (no file name, zero timestamp, so that
-/// the output depends on the input only).
-pub fn gzip_best(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = GzEncoder::new(Vec::new(), Compression::best());
-    // Writing into a Vec cannot fail.
-    let _ = enc.write_all(bytes);
-    enc.finish().unwrap_or_default()
-}
-
-/// Writes an IDX image file atomically, gzip-compressed when `gzip` is true.
-pub fn write_images(
-    path: &Path,
-    rows: usize,
-    cols: usize,
-    pixels: &[u8],
-    gzip: bool,
-) -> Result<(), DataError> {
-    let raw = encode_images(rows, cols, pixels)?;
-    write_atomic(path, &if gzip { gzip_best(&raw) } else { raw })
-}
-
-/// Writes an IDX label file atomically, gzip-compressed when `gzip` is true.
-pub fn write_labels(path: &Path, labels: &[u8], gzip: bool) -> Result<(), DataError> {
-    let raw = encode_labels(labels)?;
-    write_atomic(path, &if gzip { gzip_best(&raw) } else { raw })
 }

@@ -1,9 +1,8 @@
-//! Which dataset, and which split of it.
+//! The four datasets (name, image shape, class names, folder) and their two splits.
 
 use std::fmt;
 use std::str::FromStr;
 
-use super::classes::{CIFAR100_CLASSES, CIFAR10_CLASSES, FASHION_MNIST_CLASSES, MNIST_CLASSES};
 use super::error::DataError;
 
 /// One of the four datasets the paper trains on.
@@ -147,3 +146,46 @@ impl fmt::Display for Split {
         f.write_str(self.name())
     }
 }
+
+/// MNIST: the digit each label stands for.
+pub const MNIST_CLASSES: &[&str] = &["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+
+/// Fashion-MNIST, from Zalando's README.
+#[rustfmt::skip]
+pub const FASHION_MNIST_CLASSES: &[&str] = &[
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+    "Ankle boot",
+];
+
+/// CIFAR-10, from `batches.meta.txt`.
+#[rustfmt::skip]
+pub const CIFAR10_CLASSES: &[&str] = &[
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+];
+
+/// CIFAR-100's 100 fine classes, from `fine_label_names.txt` (the labels the models train on).
+#[rustfmt::skip]
+pub const CIFAR100_CLASSES: &[&str] = &[
+    "apple", "aquarium_fish", "baby", "bear", "beaver", "bed", "bee", "beetle", "bicycle", "bottle",
+    "bowl", "boy", "bridge", "bus", "butterfly", "camel", "can", "castle", "caterpillar", "cattle",
+    "chair", "chimpanzee", "clock", "cloud", "cockroach", "couch", "crab", "crocodile", "cup",
+    "dinosaur", "dolphin", "elephant", "flatfish", "forest", "fox", "girl", "hamster", "house",
+    "kangaroo", "keyboard", "lamp", "lawn_mower", "leopard", "lion", "lizard", "lobster", "man",
+    "maple_tree", "motorcycle", "mountain", "mouse", "mushroom", "oak_tree", "orange", "orchid",
+    "otter", "palm_tree", "pear", "pickup_truck", "pine_tree", "plain", "plate", "poppy",
+    "porcupine", "possum", "rabbit", "raccoon", "ray", "road", "rocket", "rose", "sea", "seal",
+    "shark", "shrew", "skunk", "skyscraper", "snail", "snake", "spider", "squirrel", "streetcar",
+    "sunflower", "sweet_pepper", "table", "tank", "telephone", "television", "tiger", "tractor",
+    "train", "trout", "tulip", "turtle", "wardrobe", "whale", "willow_tree", "wolf", "woman",
+    "worm",
+];
+
+/// CIFAR-100's 20 coarse classes (superclasses), from `coarse_label_names.txt`.
+#[rustfmt::skip]
+pub const CIFAR100_COARSE_CLASSES: &[&str] = &[
+    "aquatic_mammals", "fish", "flowers", "food_containers", "fruit_and_vegetables",
+    "household_electrical_devices", "household_furniture", "insects", "large_carnivores",
+    "large_man-made_outdoor_things", "large_natural_outdoor_scenes",
+    "large_omnivores_and_herbivores", "medium_mammals", "non-insect_invertebrates", "people",
+    "reptiles", "small_mammals", "trees", "vehicles_1", "vehicles_2",
+];

@@ -22,39 +22,35 @@
 //! (divided by 255) only when copied into a batch. Every problem with a file, a download or an
 //! argument is a [`DataError`] that names the file and what is wrong; nothing here panics on a
 //! user's input.
+//!
+//! Downloading (an HTTP client, tar, MD5 and the platform's cache folder) is the `download`
+//! cargo feature, on by default. Without it, data comes from a data folder, from the cache
+//! named by `$LIGHTLAYERS_DATA`, or from the embedded subset; `LoadOptions` then has no
+//! download fields, and a build's users see a compile error rather than a download that
+//! cannot happen.
 
-mod batches;
-mod cache;
-mod checksum;
 pub mod cifar;
-mod classes;
 mod dataset;
-mod download;
 pub mod embedded;
 mod error;
-mod files;
+#[cfg(feature = "download")]
+mod fetch;
 pub mod idx;
 mod kind;
-mod layout;
-mod mirror;
-mod remote;
 mod source;
-mod splits;
 
-pub use batches::{Batches, EpochBatches};
-pub use cache::{cache_dir, DATA_ENV};
-pub use checksum::{sha256, to_hex, Checksum, FileDigests, FileHasher};
-pub use classes::{
-    CIFAR100_CLASSES, CIFAR100_COARSE_CLASSES, CIFAR10_CLASSES, FASHION_MNIST_CLASSES,
-    MNIST_CLASSES,
-};
-pub use dataset::Dataset;
-pub use download::{download, download_file, unpack_tar_gz, DownloadConfig};
+pub use dataset::{Batches, Dataset, EpochBatches, Origin, Splits};
 pub use error::DataError;
-pub use files::{is_gzip, read_maybe_gz, write_atomic};
-pub use kind::{DatasetKind, Split};
-pub use layout::{candidate_dirs, locate_in, required_files, FileSet};
-pub use mirror::{Mirror, MIRROR_ENV};
-pub use remote::{identify_payload, known_payloads, remote_files, RemoteFile, IDX_FILES};
-pub use source::{load, load_dir, LoadOptions};
-pub use splits::{Origin, Splits};
+#[cfg(feature = "download")]
+pub use fetch::{
+    download, download_file, unpack_tar_gz, Checksum, DownloadConfig, FileDigests, Mirror,
+    MIRROR_ENV,
+};
+pub use idx::IDX_FILES;
+pub use kind::{
+    DatasetKind, Split, CIFAR100_CLASSES, CIFAR100_COARSE_CLASSES, CIFAR10_CLASSES,
+    FASHION_MNIST_CLASSES, MNIST_CLASSES,
+};
+pub use source::{
+    cache_dir, load, load_dir, read_maybe_gz, required_files, sha256, to_hex, LoadOptions, DATA_ENV,
+};
