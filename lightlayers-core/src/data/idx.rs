@@ -230,7 +230,7 @@ pub(crate) fn check_labels(labels: &[u8], classes: usize, path: &Path) -> Result
 pub fn encode_images(rows: usize, cols: usize, pixels: &[u8]) -> Result<Vec<u8>, DataError> {
     let image_len = rows.checked_mul(cols).filter(|&n| n > 0);
     let count = image_len
-        .filter(|&n| pixels.len() % n == 0)
+        .filter(|&n| pixels.len().is_multiple_of(n))
         .map(|n| pixels.len() / n);
     let dims = count.and_then(|count| {
         [count, rows, cols]

@@ -232,10 +232,9 @@ impl Checkpoint {
         let mut removed = Vec::new();
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if (is_epoch_file(&name) && !kept(&name)) || is_partial_file(&name) {
-                if fs::remove_file(entry.path()).is_ok() {
-                    removed.push(name);
-                }
+            let stale = (is_epoch_file(&name) && !kept(&name)) || is_partial_file(&name);
+            if stale && fs::remove_file(entry.path()).is_ok() {
+                removed.push(name);
             }
         }
         removed.sort();
