@@ -484,7 +484,7 @@ fn check_resumable<N: Network, E: Element>(
     saved: &TrainerState,
     now: &RunSettings,
 ) -> Result<(), TrainError> {
-    fn same<T: PartialEq + std::fmt::Debug>(
+    fn same<T: PartialEq + std::fmt::Display>(
         what: &'static str,
         saved: T,
         now: T,
@@ -494,11 +494,13 @@ fn check_resumable<N: Network, E: Element>(
         } else {
             Err(TrainError::ResumeMismatch {
                 what,
-                saved: format!("{saved:?}"),
-                requested: format!("{now:?}"),
+                saved: saved.to_string(),
+                requested: now.to_string(),
             })
         }
     }
+    let shuffle =
+        |s: Option<u64>| s.map_or("no shuffle".to_string(), |seed| format!("seed {seed}"));
     same("network", saved.network.as_str(), N::NAME)?;
     same("parameter count", saved.params, N::PARAMS)?;
     same(
@@ -508,8 +510,8 @@ fn check_resumable<N: Network, E: Element>(
     )?;
     let s = &saved.settings;
     same("batch size", s.batch_size, now.batch_size)?;
-    same("shuffle seed", s.shuffle, now.shuffle)?;
     same("seed", s.seed, now.seed)?;
+    same("shuffle", shuffle(s.shuffle), shuffle(now.shuffle))?;
     same("training set size", s.train_examples, now.train_examples)?;
     Ok(())
 }
