@@ -99,7 +99,8 @@ fn measure<N: Network, D: Backend<f32>>(
         .iter()
         .map(|v| (v * classes as f32) as usize % classes)
         .collect();
-    let mut model = N::try_build::<f32, D>(&dev).map_err(|e| format!("{e:?}"))?;
+    let mut model =
+        N::try_build::<f32, D>(&dev).map_err(|e| format!("cannot build the model: {e}"))?;
     let mut grads = model.alloc_grads();
     let mut adam = KerasAdam::new(KerasAdamConfig::default()).map_err(|e| e.to_string())?;
 
@@ -126,16 +127,16 @@ fn measure<N: Network, D: Backend<f32>>(
             let (x, y) = batch(start, train_batch);
             let logits = model
                 .try_logits_train(x.traced(grads.clone()))
-                .map_err(|e| format!("{e:?}"))?;
+                .map_err(|e| e.to_string())?;
             let mut loss = cross_entropy_with_logits_loss(logits, y);
-            if let Some(penalty) = model.try_penalty().map_err(|e| format!("{e:?}"))? {
+            if let Some(penalty) = model.try_penalty().map_err(|e| e.to_string())? {
                 loss = loss + penalty;
             }
             grads = loss.backward();
             adam.update(model, &mut grads).map_err(|e| e.to_string())?;
             model.zero_grads(&mut grads);
         }
-        dev.try_synchronize().map_err(|e| format!("{e:?}"))?;
+        dev.try_synchronize().map_err(|e| e.to_string())?;
         Ok((count - count % train_batch) as f64 / started.elapsed().as_secs_f64())
     };
     // warm-up on a tenth of the data (the Keras script fits 1,280 images first)
@@ -150,9 +151,9 @@ fn measure<N: Network, D: Backend<f32>>(
         for start in (0..count).step_by(INFER_BATCH) {
             let len = INFER_BATCH.min(count - start);
             let (x, _) = batch(start, len);
-            let _ = model.try_logits(x).map_err(|e| format!("{e:?}"))?;
+            let _ = model.try_logits(x).map_err(|e| e.to_string())?;
         }
-        dev.try_synchronize().map_err(|e| format!("{e:?}"))?;
+        dev.try_synchronize().map_err(|e| e.to_string())?;
         Ok(count as f64 / started.elapsed().as_secs_f64())
     };
     infer_pass(&model, 1024.min(images))?;
