@@ -20,6 +20,14 @@ use lightlayers::paper::*;
 use lightlayers::prelude::*;
 use lightlayers::train::{KerasAdam, KerasAdamConfig};
 
+/// The model and device choices of the training examples.
+mod common {
+    pub mod choice;
+}
+
+use common::choice::{for_model, on_device, DeviceKind, Variant};
+
+/// A family of the paper's models (the dataset they are shaped for).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Family {
     Mnist,
@@ -27,21 +35,9 @@ enum Family {
     Cifar100,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Variant {
-    Conv,
-    Separable,
-    Light,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum DeviceKind {
-    Cpu,
-    Cuda,
-}
-
 /// Throughput of the paper's models (one JSON line each).
 #[derive(Debug, Parser)]
+#[command(version)]
 struct Args {
     /// Model families to measure [default: mnist, cifar10].
     #[arg(long, value_enum)]
@@ -103,7 +99,8 @@ fn measure<N: Network, D: Backend<f32>>(
         .iter()
         .map(|v| (v * classes as f32) as usize % classes)
         .collect();
-    let mut model = N::try_build::<f32, D>(&dev).map_err(|e| format!("{e:?}"))?;
+    let mut model =
+        N::try_build::<f32, D>(&dev).map_err(|e| format!("cannot build the model: {e}"))?;
     let mut grads = model.alloc_grads();
     let mut adam = KerasAdam::new(KerasAdamConfig::default()).map_err(|e| e.to_string())?;
 
@@ -130,16 +127,16 @@ fn measure<N: Network, D: Backend<f32>>(
             let (x, y) = batch(start, train_batch);
             let logits = model
                 .try_logits_train(x.traced(grads.clone()))
-                .map_err(|e| format!("{e:?}"))?;
+                .map_err(|e| e.to_string())?;
             let mut loss = cross_entropy_with_logits_loss(logits, y);
-            if let Some(penalty) = model.try_penalty().map_err(|e| format!("{e:?}"))? {
+            if let Some(penalty) = model.try_penalty().map_err(|e| e.to_string())? {
                 loss = loss + penalty;
             }
             grads = loss.backward();
             adam.update(model, &mut grads).map_err(|e| e.to_string())?;
             model.zero_grads(&mut grads);
         }
-        dev.try_synchronize().map_err(|e| format!("{e:?}"))?;
+        dev.try_synchronize().map_err(|e| e.to_string())?;
         Ok((count - count % train_batch) as f64 / started.elapsed().as_secs_f64())
     };
     // warm-up on a tenth of the data (the Keras script fits 1,280 images first)
@@ -154,9 +151,9 @@ fn measure<N: Network, D: Backend<f32>>(
         for start in (0..count).step_by(INFER_BATCH) {
             let len = INFER_BATCH.min(count - start);
             let (x, _) = batch(start, len);
-            let _ = model.try_logits(x).map_err(|e| format!("{e:?}"))?;
+            let _ = model.try_logits(x).map_err(|e| e.to_string())?;
         }
-        dev.try_synchronize().map_err(|e| format!("{e:?}"))?;
+        dev.try_synchronize().map_err(|e| e.to_string())?;
         Ok(count as f64 / started.elapsed().as_secs_f64())
     };
     infer_pass(&model, 1024.min(images))?;
@@ -175,19 +172,7 @@ fn peak_rss_mb() -> Option<f64> {
 fn run_one<N: Network>(args: &Args, family: Family, variant: Variant, k: u8) -> Result<(), String> {
     let images = args.images as usize;
     let batch = args.batch_size as usize;
-    let figures = match args.device {
-        DeviceKind::Cpu => measure::<N, Cpu>(Cpu::seed_from_u64(0), images, batch)?,
-        #[cfg(feature = "cuda")]
-        DeviceKind::Cuda => measure::<N, Cuda>(
-            Cuda::try_seed_from_u64(0).map_err(|e| format!("cannot use the CUDA device: {e:?}"))?,
-            images,
-            batch,
-        )?,
-        #[cfg(not(feature = "cuda"))]
-        DeviceKind::Cuda => {
-            return Err("this build has no CUDA support: rebuild with `--features cuda`".into())
-        }
-    };
+    let figures = on_device!(args.device, 0, measure::<N>(images, batch))?;
     let name = |v: &dyn std::fmt::Debug| format!("{v:?}").to_lowercase();
     let threads = match args.device {
         DeviceKind::Cpu => lightlayers::ops::cpu::threads(),
@@ -209,34 +194,32 @@ fn run_one<N: Network>(args: &Args, family: Family, variant: Variant, k: u8) -> 
     Ok(())
 }
 
-macro_rules! light {
-    ($args:expr, $family:expr, $k:expr, $net:ident) => {
-        match $k {
-            1 => run_one::<$net<1>>($args, $family, Variant::Light, 1),
-            2 => run_one::<$net<2>>($args, $family, Variant::Light, 2),
-            3 => run_one::<$net<3>>($args, $family, Variant::Light, 3),
-            4 => run_one::<$net<4>>($args, $family, Variant::Light, 4),
-            5 => run_one::<$net<5>>($args, $family, Variant::Light, 5),
-            _ => run_one::<$net<6>>($args, $family, Variant::Light, 6),
-        }
-    };
-}
-
 fn dispatch(args: &Args, family: Family, variant: Variant, k: u8) -> Result<(), String> {
-    match (family, variant) {
-        (Family::Mnist, Variant::Conv) => run_one::<MnistConv>(args, family, variant, k),
-        (Family::Mnist, Variant::Separable) => run_one::<MnistSeparable>(args, family, variant, k),
-        (Family::Mnist, Variant::Light) => light!(args, family, k, MnistLight),
-        (Family::Cifar10, Variant::Conv) => run_one::<Cifar10Conv>(args, family, variant, k),
-        (Family::Cifar10, Variant::Separable) => {
-            run_one::<Cifar10Separable>(args, family, variant, k)
-        }
-        (Family::Cifar10, Variant::Light) => light!(args, family, k, Cifar10Light),
-        (Family::Cifar100, Variant::Conv) => run_one::<Cifar100Conv>(args, family, variant, k),
-        (Family::Cifar100, Variant::Separable) => {
-            run_one::<Cifar100Separable>(args, family, variant, k)
-        }
-        (Family::Cifar100, Variant::Light) => light!(args, family, k, Cifar100Light),
+    match family {
+        Family::Mnist => for_model!(
+            variant,
+            k,
+            MnistConv,
+            MnistSeparable,
+            MnistLight,
+            run_one(args, family, variant, k)
+        ),
+        Family::Cifar10 => for_model!(
+            variant,
+            k,
+            Cifar10Conv,
+            Cifar10Separable,
+            Cifar10Light,
+            run_one(args, family, variant, k)
+        ),
+        Family::Cifar100 => for_model!(
+            variant,
+            k,
+            Cifar100Conv,
+            Cifar100Separable,
+            Cifar100Light,
+            run_one(args, family, variant, k)
+        ),
     }
 }
 
@@ -301,6 +284,8 @@ fn main() -> ExitCode {
         .args([
             "--images",
             &args.images.to_string(),
+            "--batch-size",
+            &args.batch_size.to_string(),
             "--device",
             &name(&args.device),
         ]);

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use lightlayers::data::Dataset;
 use lightlayers::prelude::*;
 use lightlayers::train::{
-    evaluate, fit, Checkpoint, TrainConfig, TrainError, TrainReport, Trainer, METRICS_CSV,
-    METRICS_JSON, MODEL_FILE,
+    evaluate, fit, Checkpoint, TrainConfig, TrainError, TrainReport, Trainer, LOCK_FILE,
+    METRICS_CSV, METRICS_JSON, MODEL_FILE,
 };
 
 network! {
@@ -174,6 +174,7 @@ fn resumed_run_equals_uninterrupted_run() {
     assert_eq!(
         names,
         [
+            LOCK_FILE,
             METRICS_CSV,
             METRICS_JSON,
             MODEL_FILE,

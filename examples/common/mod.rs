@@ -3,37 +3,21 @@
 //! with the paper's recipe, print the result as a row of the paper's tables.
 //!
 //! Each example only names its dataset, its defaults and its three model types; see
-//! [`dispatch!`].
+//! [`dispatch!`]. The model and device choices are shared with `bench` ([`choice`]).
+
+pub mod choice;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::parser::ValueSource;
-use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
 use lightlayers::data::{load, DatasetKind, LoadOptions, Origin, Splits};
 use lightlayers::prelude::*;
 use lightlayers::summary::thousands;
 use lightlayers::train::{TrainConfig, TrainReport, Trainer};
 
-/// Which convolution the model is built from (one row family of the paper's tables).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Variant {
-    /// Ordinary Conv2D layers and a Dense head.
-    Conv,
-    /// SeparableConv2D layers and a Dense head.
-    Separable,
-    /// LightConv2D layers of rank k and a LightDense head.
-    Light,
-}
-
-/// Where to train.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum DeviceKind {
-    /// The CPU (every build).
-    Cpu,
-    /// The first NVIDIA GPU (builds with `--features cuda`).
-    Cuda,
-}
+pub use choice::{DeviceKind, Variant};
 
 /// The arguments; the defaults shown by `--help` are each dataset's (see [`Settings`]).
 #[derive(Debug, Parser)]
@@ -41,7 +25,7 @@ pub struct Args {
     /// Convolution variant of the model.
     #[arg(long, value_enum, default_value_t = Variant::Light)]
     pub variant: Variant,
-    /// Rank k of the light layers (light variant only).
+    /// Rank k of the light layers (light variant only; refused with the others).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=6))]
     pub k: u8,
     /// Epochs to train.
@@ -50,7 +34,8 @@ pub struct Args {
     /// Examples per step.
     #[arg(long, default_value_t = 64, value_parser = at_least_one)]
     pub batch_size: usize,
-    /// Adam's initial learning rate.
+    /// Adam's initial learning rate; with --resume, the rate to continue with (the
+    /// checkpoint's otherwise).
     #[arg(long, default_value_t = 1e-3, value_parser = learning_rate)]
     pub lr: f64,
     /// Folder holding the dataset's files (only this folder is read).
@@ -68,18 +53,24 @@ pub struct Args {
     /// Folder for checkpoints and metrics (written after every epoch).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Continue the checkpoint in --out.
+    /// Continue the checkpoint in --out (repairing it if a run stopped while saving).
     #[arg(long, requires = "out")]
     pub resume: bool,
     /// Device to train on.
     #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
     pub device: DeviceKind,
-    /// No progress display.
+    /// No progress display (notes such as a reduced learning rate or an early stop remain).
     #[arg(long)]
     pub quiet: bool,
     /// Whether `--epochs` was given (else the embedded subset gets [`EMBEDDED_EPOCHS`]).
     #[arg(skip)]
     pub epochs_given: bool,
+    /// Whether `--k` was given (refused with the variants that have no rank).
+    #[arg(skip)]
+    pub k_given: bool,
+    /// Whether `--lr` was given (with `--resume`, it replaces the checkpoint's rate).
+    #[arg(skip)]
+    pub lr_given: bool,
 }
 
 /// Epochs on the embedded subset unless `--epochs` says otherwise: it holds a sixth of the
@@ -104,16 +95,20 @@ pub struct Settings {
 }
 
 /// Parses the command line with `settings`' defaults; on an invalid argument prints clap's
-/// error and exits.
+/// error and exits (`--help` and `--version` exit too).
 pub fn parse(settings: &Settings) -> Args {
     let command = Args::command()
         .about(settings.about)
+        .version(env!("CARGO_PKG_VERSION"))
         .mut_arg("k", |a| a.default_value(settings.k))
         .mut_arg("epochs", |a| a.default_value(settings.epochs))
         .mut_arg("lr", |a| a.default_value(settings.lr));
     let matches = command.get_matches();
     let mut args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    args.epochs_given = matches.value_source("epochs") == Some(ValueSource::CommandLine);
+    let given = |m: &ArgMatches, id| m.value_source(id) == Some(ValueSource::CommandLine);
+    args.epochs_given = given(&matches, "epochs");
+    args.k_given = given(&matches, "k");
+    args.lr_given = given(&matches, "lr");
     args
 }
 
@@ -136,17 +131,14 @@ fn learning_rate(s: &str) -> Result<f64, String> {
 macro_rules! dispatch {
     ($args:expr, $settings:expr, $conv:ty, $separable:ty, $light:ident) => {{
         let (args, settings) = (&$args, &$settings);
-        match (args.variant, args.k) {
-            (common::Variant::Conv, _) => common::train::<$conv>(args, settings),
-            (common::Variant::Separable, _) => common::train::<$separable>(args, settings),
-            (common::Variant::Light, 1) => common::train::<$light<1>>(args, settings),
-            (common::Variant::Light, 2) => common::train::<$light<2>>(args, settings),
-            (common::Variant::Light, 3) => common::train::<$light<3>>(args, settings),
-            (common::Variant::Light, 4) => common::train::<$light<4>>(args, settings),
-            (common::Variant::Light, 5) => common::train::<$light<5>>(args, settings),
-            (common::Variant::Light, 6) => common::train::<$light<6>>(args, settings),
-            (common::Variant::Light, k) => Err(format!("--k {k} is outside 1..=6")),
-        }
+        common::choice::for_model!(
+            args.variant,
+            args.k,
+            $conv,
+            $separable,
+            $light,
+            common::train(args, settings)
+        )
     }};
 }
 pub(crate) use dispatch;
@@ -162,11 +154,6 @@ pub fn finish(outcome: Result<(), String>) -> ExitCode {
     }
 }
 
-/// Why `--device cuda` fails in a build without the `cuda` feature.
-#[cfg(not(feature = "cuda"))]
-const NO_CUDA: &str =
-    "this build has no CUDA support: rebuild with `--features cuda` (needs the CUDA toolkit)";
-
 /// Why `--download` fails in a build without the `download` feature.
 #[cfg(not(feature = "download"))]
 const NO_DOWNLOAD: &str = "this build cannot download (built without the `download` feature): \
@@ -177,7 +164,13 @@ const NO_DOWNLOAD: &str = "this build cannot download (built without the `downlo
 pub fn train<N: Network>(args: &Args, settings: &Settings) -> Result<(), String> {
     #[cfg(not(feature = "cuda"))]
     if args.device == DeviceKind::Cuda {
-        return Err(NO_CUDA.to_string());
+        return Err(choice::NO_CUDA.to_string());
+    }
+    if args.k_given && args.variant != Variant::Light {
+        return Err(format!(
+            "--k sets the rank of the light layers; --variant {} has none (drop --k, or use --variant light)",
+            args.variant.to_possible_value().map_or("?".into(), |v| v.get_name().to_string())
+        ));
     }
     #[cfg(not(feature = "download"))]
     if args.download {
@@ -210,20 +203,12 @@ pub fn train<N: Network>(args: &Args, settings: &Settings) -> Result<(), String>
         plateau_patience: Some(settings.plateau_patience),
         out_dir: args.out.clone(),
         resume: args.resume,
+        resume_lr: (args.resume && args.lr_given).then_some(args.lr),
         progress: !args.quiet,
+        notes: true,
         ..TrainConfig::default()
     };
-    let report = match args.device {
-        DeviceKind::Cpu => fit_on::<N, Cpu>(Cpu::seed_from_u64(args.seed), config, &splits)?,
-        #[cfg(feature = "cuda")]
-        DeviceKind::Cuda => {
-            let dev = dfdx::tensor::Cuda::try_seed_from_u64(args.seed)
-                .map_err(|e| format!("cannot use the CUDA device: {e:?}"))?;
-            fit_on::<N, dfdx::tensor::Cuda>(dev, config, &splits)?
-        }
-        #[cfg(not(feature = "cuda"))]
-        DeviceKind::Cuda => return Err(NO_CUDA.to_string()),
-    };
+    let report = choice::on_device!(args.device, args.seed, fit_on::<N>(config, &splits))?;
     let method = match args.variant {
         Variant::Conv => "Conv2D".to_string(),
         Variant::Separable => "SeparableConv2D".to_string(),
@@ -231,9 +216,27 @@ pub fn train<N: Network>(args: &Args, settings: &Settings) -> Result<(), String>
     };
     print_row(settings.kind, &method, N::PARAMS, &report);
     if let Some(out) = &args.out {
-        println!("checkpoint and metrics in {}", out.display());
+        println!("{}", saved_line(out, epochs, &report));
     }
     Ok(())
+}
+
+/// What the output folder holds after the run, in words.
+fn saved_line(out: &std::path::Path, epochs: usize, report: &TrainReport) -> String {
+    let out = out.display();
+    match (report.epochs_run, report.resumed_from) {
+        (0, None) => format!("no epoch trained: nothing saved in {out}"),
+        (0, Some(done)) if report.stopped_early => {
+            format!("no epoch trained: the run in {out} had stopped early at epoch {done}")
+        }
+        (0, Some(done)) => format!(
+            "no epoch trained: {out} already holds {done} epochs (raise --epochs above {epochs} to train longer)"
+        ),
+        (_, _) => format!(
+            "checkpoint of epoch {} and metrics in {out}",
+            report.epochs_done
+        ),
+    }
 }
 
 /// Builds `N` on `dev` and trains it in `f32`.

@@ -81,7 +81,7 @@ fn parse(bytes: &[u8], path: &Path, kind: DatasetKind) -> Result<CifarRecords, D
             path: path.to_path_buf(),
         });
     }
-    if bytes.len() % record != 0 {
+    if !bytes.len().is_multiple_of(record) {
         return Err(DataError::PartialRecord {
             path: path.to_path_buf(),
             actual_bytes: bytes.len() as u64,

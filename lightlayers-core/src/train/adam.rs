@@ -218,12 +218,7 @@ impl<E: Element, D: Backend<E>> KerasAdam<E, D> {
             f: &mut visitor,
         })?;
         let visited = visitor.visited;
-        if visited != self.moments.len() {
-            let extra = self.moments.len() - visited;
-            return Err(TrainError::OptimizerMismatch {
-                reason: format!("{extra} saved tensor(s) are not in the model"),
-            });
-        }
+        check_none_left(self.moments.len(), visited)?;
         self.step = step;
         Ok(())
     }
@@ -243,15 +238,7 @@ impl<E: Element, D: Backend<E>> KerasAdam<E, D> {
             m: (model, String::new()),
             f: &mut check,
         })?;
-        if check.visited != self.moments.len() {
-            return Err(TrainError::OptimizerMismatch {
-                reason: format!(
-                    "{} saved tensor(s) are not in the model",
-                    self.moments.len() - check.visited
-                ),
-            });
-        }
-        Ok(())
+        check_none_left(self.moments.len(), check.visited)
     }
 
     /// Writes the whole state (settings, step, moments) to a safetensors file, atomically:
@@ -430,34 +417,58 @@ struct UpdateVisitor<'a, E: Element, D: Backend<E>> {
 
 impl<E: Element, D: Backend<E>> UpdateVisitor<'_, E, D> {
     /// The moments of `name`, taken out of the map (so that the ops below own their buffers
-    /// and can reuse them): zeros on the first step, an error on a later one when missing or
-    /// of another length.
+    /// and can reuse them): zeros on the first step; on a later one, an error unless they fit.
     fn take_moments(
         &mut self,
         name: &str,
         len: usize,
         device: &D,
     ) -> Result<Moments<E, D>, TrainError> {
+        check_moments(self.moments.get(name), name, len, self.fresh)?;
         match self.moments.remove(name) {
-            Some(mo) if mo.m.shape().0 == len => Ok(mo),
-            Some(mo) => Err(TrainError::OptimizerMismatch {
-                reason: format!(
-                    "tensor {name:?} has {len} values, its saved moments {}",
-                    mo.m.shape().0
-                ),
-            }),
-            None if self.fresh => {
+            Some(mo) => Ok(mo),
+            None => {
                 let zeros = device.try_zeros_like(&(len,)).map_err(TrainError::device)?;
                 Ok(Moments {
                     m: zeros.clone(),
                     v: zeros,
                 })
             }
-            None => Err(TrainError::OptimizerMismatch {
-                reason: format!("no saved moments for tensor {name:?}"),
-            }),
         }
     }
+}
+
+/// Errors unless `saved`, the moments of tensor `name` with `len` values, are of its length;
+/// missing moments are an error too, unless `may_be_missing` (a fresh optimizer).
+fn check_moments<E: Element, D: Backend<E>>(
+    saved: Option<&Moments<E, D>>,
+    name: &str,
+    len: usize,
+    may_be_missing: bool,
+) -> Result<(), TrainError> {
+    match saved {
+        Some(mo) if mo.m.shape().0 != len => Err(TrainError::OptimizerMismatch {
+            reason: format!(
+                "tensor {name:?} has {len} values, its saved moments {}",
+                mo.m.shape().0
+            ),
+        }),
+        None if !may_be_missing => Err(TrainError::OptimizerMismatch {
+            reason: format!("no saved moments for tensor {name:?}"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Errors unless every one of the `saved` tensors' moments belonged to one of the `visited`
+/// tensors of the model.
+fn check_none_left(saved: usize, visited: usize) -> Result<(), TrainError> {
+    if saved > visited {
+        return Err(TrainError::OptimizerMismatch {
+            reason: format!("{} saved tensor(s) are not in the model", saved - visited),
+        });
+    }
+    Ok(())
 }
 
 impl<E: Element, D: Backend<E>> TensorVisitor<E, D> for UpdateVisitor<'_, E, D> {
@@ -529,21 +540,13 @@ impl<E: Element, D: Backend<E>> TensorVisitor<E, D> for FitCheck<'_, E, D> {
         if !opts.do_gradient_update {
             return Ok(None);
         }
-        let len = p.shape().num_elements();
-        match self.moments.get(&name) {
-            Some(mo) if mo.m.shape().0 == len => {
-                self.visited += 1;
-                Ok(None)
-            }
-            Some(mo) => Err(TrainError::OptimizerMismatch {
-                reason: format!(
-                    "tensor {name:?} has {len} values, its saved moments {}",
-                    mo.m.shape().0
-                ),
-            }),
-            None => Err(TrainError::OptimizerMismatch {
-                reason: format!("no saved moments for tensor {name:?}"),
-            }),
-        }
+        check_moments(
+            self.moments.get(&name),
+            &name,
+            p.shape().num_elements(),
+            false,
+        )?;
+        self.visited += 1;
+        Ok(None)
     }
 }

@@ -26,13 +26,15 @@ fn temp_path(target: &Path) -> PathBuf {
 /// untouched and the temporary file removed.
 pub(crate) fn write_bytes(target: &Path, bytes: &[u8]) -> Result<(), TrainError> {
     write_with(target, |tmp| {
-        let mut file = fs::File::create(tmp).map_err(|e| TrainError::io(tmp, e))?;
-        file.write_all(bytes).map_err(|e| TrainError::io(tmp, e))
+        fs::File::create(tmp)
+            .and_then(|mut file| file.write_all(bytes))
+            .map_err(|e| TrainError::io(target, e))
     })
 }
 
 /// Lets `write` create the temporary file (by path, for writers that open files themselves,
 /// such as dfdx's safetensors export), then flushes it to disk and renames it over `target`.
+/// Errors name `target`, not the hidden temporary file.
 pub(crate) fn write_with(
     target: &Path,
     write: impl FnOnce(&Path) -> Result<(), TrainError>,
@@ -45,7 +47,7 @@ pub(crate) fn write_with(
         write(&tmp)?;
         fs::File::open(&tmp)
             .and_then(|f| f.sync_all())
-            .map_err(|e| TrainError::io(&tmp, e))?;
+            .map_err(|e| TrainError::io(target, e))?;
         fs::rename(&tmp, target).map_err(|e| TrainError::io(target, e))
     })();
     if result.is_err() {

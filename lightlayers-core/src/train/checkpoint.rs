@@ -8,18 +8,21 @@
 //! | `weights-epoch-NNNN.safetensors` | the model after epoch NNNN (dfdx's `SaveToSafetensors`, batch-norm statistics included) |
 //! | `optimizer-epoch-NNNN.safetensors` | [`KerasAdam`]'s step and moments after that epoch |
 //! | `model.safetensors` | a copy of the latest weights under a fixed name, for inference (`LoadFromSafetensors`) |
-//! | `metrics.csv`, `metrics.json` | the [`History`](super::History) |
+//! | `metrics.csv`, `metrics.json` | the [`History`] |
+//! | `.lightlayers.lock` | the lock that keeps a second run out of the folder (see [`LOCK_FILE`](super::LOCK_FILE)) |
 //!
-//! Every file is written to a temporary name and renamed into place, and `state.json` is
-//! written last: it is the commit point. A run interrupted at any moment (Ctrl-C, a crash, a
-//! full disk) leaves a `state.json` that names complete weight and optimizer files of one
-//! same epoch; the files of the epoch before are deleted only after the new `state.json` is in
-//! place, and the hidden temporary files of an interrupted write are deleted when training
-//! starts again. Nothing is written after a NaN loss, so the last good epoch stays on disk.
+//! `state.json` is the truth: it is replaced in one atomic rename after the files it names are
+//! complete, and the other files are derived from it (see [`Commit`](super::Commit) for the
+//! steps of a save). A run interrupted at any moment (Ctrl-C, a crash, a full disk) leaves a
+//! `state.json` that names complete weight and optimizer files of one same epoch; resuming
+//! first runs [`Checkpoint::repair`], which brings `model.safetensors` and the metrics in line
+//! with it and deletes the files nothing names. Nothing is written after a NaN loss, so the
+//! last good epoch stays on disk.
 //!
 //! Resuming needs no random-generator state: the model's initial weights are overwritten by
 //! the saved ones, and each epoch's shuffle order depends only on (seed, epoch).
 
+use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -30,7 +33,8 @@ use serde::{Deserialize, Serialize};
 use super::adam::KerasAdam;
 use super::atomic;
 use super::error::TrainError;
-use super::metrics::{EpochRecord, History};
+use super::lock::RunLock;
+use super::metrics::{EpochRecord, History, METRICS_CSV, METRICS_JSON};
 use super::schedule::{EarlyStopping, ReduceLrOnPlateau};
 use super::tensor_file::{Dtype, TensorFile};
 use crate::{Backend, Element};
@@ -175,8 +179,8 @@ impl Checkpoint {
         Ok(state)
     }
 
-    /// Replaces the state file atomically with `state`: what [`Checkpoint::save`] does last,
-    /// and a way to change a checkpoint before resuming it (a lower learning rate, say).
+    /// Replaces the state file atomically with `state`: the commit point of
+    /// [`Checkpoint::save`].
     pub fn write_state(&self, state: &TrainerState) -> Result<(), TrainError> {
         let mut json = serde_json::to_string_pretty(state)
             .map_err(|e| TrainError::bad(self.state_path(), e.to_string()))?;
@@ -184,74 +188,57 @@ impl Checkpoint {
         atomic::write_bytes(&self.state_path(), json.as_bytes())
     }
 
-    /// Saves the model, the optimizer and `state` (which must say how many epochs are done)
-    /// as described in the module docs. Fills in `state`'s file names; deletes the previous
-    /// epoch's files once the new state is committed.
-    pub fn save<M, E, D>(
-        &self,
-        model: &M,
-        optimizer: &KerasAdam<E, D>,
-        state: &mut TrainerState,
-    ) -> Result<(), TrainError>
-    where
-        M: TensorCollection<E, D>,
-        E: Element + SafeDtype,
-        D: Backend<E>,
-    {
-        let previous = [state.weights_file.clone(), state.optimizer_file.clone()];
-        let epoch = state.epochs_done;
-        let weights_file = format!("weights-epoch-{epoch:04}.safetensors");
-        let optimizer_file = format!("optimizer-epoch-{epoch:04}.safetensors");
-        let weights = self.dir.join(&weights_file);
-        atomic::write_with(&weights, |tmp| {
-            model
-                .save_safetensors(tmp)
-                .map_err(|e| TrainError::bad(tmp, format!("cannot write the weights: {e:?}")))
-        })?;
-        optimizer.save(&self.dir.join(&optimizer_file))?;
-        let mut next = state.clone();
-        next.weights_file = weights_file;
-        next.optimizer_file = optimizer_file;
-        self.write_state(&next)?;
-        *state = next;
-        // Committed. The copy for inference and the clean-up may fail without harm.
-        atomic::write_with(&self.model_path(), |tmp| {
-            fs::copy(&weights, tmp)
-                .map(drop)
-                .map_err(|e| TrainError::io(tmp, e))
-        })?;
-        for old in previous {
-            if !old.is_empty() && old != state.weights_file && old != state.optimizer_file {
-                let _ = fs::remove_file(self.dir.join(old));
-            }
-        }
-        Ok(())
+    /// Brings the folder in line with its state file after a run stopped while saving:
+    /// rewrites `model.safetensors` and the metrics files when they differ from what the state
+    /// names, and deletes the weights and optimizer files it does not name and the temporary
+    /// files of interrupted writes. Takes the folder's lock for the time (an error when a run
+    /// is training into it); the trainer runs it on every resume. Returns what it changed.
+    pub fn repair(&self) -> Result<Repair, TrainError> {
+        let lock = RunLock::acquire(&self.dir)?;
+        self.repair_locked(&lock)
     }
 
-    /// Deletes the temporary files an interrupted write left behind (the hidden
-    /// `.NAME.part-…` files of the checkpoint's own files); the trainer calls it before it
-    /// starts writing.
-    pub(crate) fn remove_partial_files(&self) {
-        const OURS: [&str; 6] = [
-            "state.json.part-",
-            "model.safetensors.part-",
-            "metrics.csv.part-",
-            "metrics.json.part-",
-            "weights-epoch-",
-            "optimizer-epoch-",
-        ];
-        let Ok(entries) = fs::read_dir(&self.dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if let Some(rest) = name.strip_prefix('.') {
-                if rest.contains(".part-") && OURS.iter().any(|p| rest.starts_with(p)) {
-                    let _ = fs::remove_file(entry.path());
-                }
+    /// [`Checkpoint::repair`] for a caller that holds the folder's lock.
+    pub(crate) fn repair_locked(&self, _lock: &RunLock) -> Result<Repair, TrainError> {
+        let state = self.read_state()?;
+        let mut repair = Repair::default();
+        let weights_path = self.dir.join(&state.weights_file);
+        let weights = fs::read(&weights_path).map_err(|e| TrainError::io(&weights_path, e))?;
+        if fs::read(self.model_path()).ok().as_deref() != Some(&weights[..]) {
+            self.copy_weights_to_model(&state)?;
+            repair.refreshed.push(MODEL_FILE.to_string());
+        }
+        for (name, content) in state.history.files() {
+            let path = self.dir.join(name);
+            if fs::read(&path).ok().as_deref() != Some(content.as_bytes()) {
+                atomic::write_bytes(&path, content.as_bytes())?;
+                repair.refreshed.push(name.to_string());
             }
         }
+        repair.removed = self.remove_stale(Some(&state));
+        Ok(repair)
+    }
+
+    /// Deletes the weights and optimizer files of this folder that `keep` does not name (all
+    /// of them without a state), and the hidden temporary files of interrupted writes; only
+    /// names this module writes are touched. Returns the names deleted. Failures to delete
+    /// are ignored: a leftover file is harmless, and the next clean-up tries again.
+    pub(crate) fn remove_stale(&self, keep: Option<&TrainerState>) -> Vec<String> {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let kept =
+            |name: &str| keep.is_some_and(|s| name == s.weights_file || name == s.optimizer_file);
+        let mut removed = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let stale = (is_epoch_file(&name) && !kept(&name)) || is_partial_file(&name);
+            if stale && fs::remove_file(entry.path()).is_ok() {
+                removed.push(name);
+            }
+        }
+        removed.sort();
+        removed
     }
 
     /// Loads the checkpoint: its weights into `model` (built for the same network), its
@@ -273,6 +260,56 @@ impl Checkpoint {
         load_weights(model, &self.dir.join(&state.weights_file))?;
         Ok((optimizer, state))
     }
+}
+
+/// What [`Checkpoint::repair`] changed in a folder.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Repair {
+    /// Files rewritten because they lagged the state file (the run stopped after its commit
+    /// point, before it had updated them).
+    pub refreshed: Vec<String>,
+    /// Files deleted: weights and optimizer files the state does not name, temporary files.
+    pub removed: Vec<String>,
+}
+
+impl Repair {
+    /// Whether the folder was already consistent.
+    pub fn is_empty(&self) -> bool {
+        self.refreshed.is_empty() && self.removed.is_empty()
+    }
+}
+
+impl fmt::Display for Repair {
+    /// "refreshed model.safetensors, metrics.csv; removed weights-epoch-0012.safetensors".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if !self.refreshed.is_empty() {
+            parts.push(format!("refreshed {}", self.refreshed.join(", ")));
+        }
+        if !self.removed.is_empty() {
+            parts.push(format!("removed {}", self.removed.join(", ")));
+        }
+        write!(f, "{}", parts.join("; "))
+    }
+}
+
+/// Whether `name` is one of the per-epoch files: `weights-epoch-NNNN.safetensors` or
+/// `optimizer-epoch-NNNN.safetensors`.
+fn is_epoch_file(name: &str) -> bool {
+    ["weights-epoch-", "optimizer-epoch-"].iter().any(|prefix| {
+        name.strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix(".safetensors"))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
+
+/// Whether `name` is a temporary file of an interrupted write of one of the checkpoint's
+/// files (see `atomic`: `.NAME.part-…`).
+fn is_partial_file(name: &str) -> bool {
+    let Some((target, _)) = name.strip_prefix('.').and_then(|n| n.split_once(".part-")) else {
+        return false;
+    };
+    is_epoch_file(target) || [STATE_FILE, MODEL_FILE, METRICS_CSV, METRICS_JSON].contains(&target)
 }
 
 /// Loads weights saved by dfdx's `SaveToSafetensors` into `model`, after checking that every
@@ -401,5 +438,29 @@ mod exact_history {
                 })
                 .collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_file_names_are_recognised_exactly() {
+        for name in [
+            "weights-epoch-0003.safetensors",
+            "optimizer-epoch-12345.safetensors",
+        ] {
+            assert!(is_epoch_file(name), "{name}");
+        }
+        for name in [
+            "weights-epoch-.safetensors",
+            "weights-epoch-00a1.safetensors",
+            "weights-epoch-0001.safetensors.bak",
+            "my-weights-epoch-0001.safetensors",
+            "model.safetensors",
+        ] {
+            assert!(!is_epoch_file(name), "{name}");
+        }
     }
 }

@@ -84,6 +84,36 @@ pub enum TrainError {
         reason: String,
     },
 
+    /// The output folder's path names something else (a file).
+    #[error("{} is not a folder: give a folder for the checkpoint (it is created if missing)", path.display())]
+    OutputNotAFolder {
+        /// The path given as output folder.
+        path: PathBuf,
+    },
+
+    /// The output folder cannot be created or written into (permissions, a read-only or full
+    /// file system); checked before training starts.
+    #[error("cannot write into the output folder {}: {source}", dir.display())]
+    OutputUnwritable {
+        /// The output folder.
+        dir: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+
+    /// Another run is writing into the same output folder (it holds the folder's lock).
+    #[error(
+        "{} is in use by another run{}: wait for it to end, or choose another output folder",
+        dir.display(),
+        pid.map(|p| format!(" (process {p})")).unwrap_or_default()
+    )]
+    OutputInUse {
+        /// The output folder.
+        dir: PathBuf,
+        /// The other run's process id, when known.
+        pid: Option<u32>,
+    },
+
     /// `resume` was asked for, but the output folder holds no checkpoint.
     #[error("nothing to resume: {} holds no checkpoint ({} is missing)", dir.display(), crate::train::checkpoint::STATE_FILE)]
     NoCheckpoint {

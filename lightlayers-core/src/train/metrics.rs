@@ -109,13 +109,20 @@ impl History {
         serde_json::to_string_pretty(&self.epochs).unwrap_or_else(|_| "[]".to_string())
     }
 
-    /// Writes [`METRICS_CSV`] and [`METRICS_JSON`] into `dir`, each replaced atomically (the
-    /// whole file is rewritten after every epoch, so a reader never sees half a line).
-    pub fn write(&self, dir: &Path) -> Result<(), TrainError> {
-        atomic::write_bytes(&dir.join(METRICS_CSV), self.to_csv().as_bytes())?;
+    /// The two metrics files, name and content: [`METRICS_CSV`] and [`METRICS_JSON`].
+    pub(crate) fn files(&self) -> [(&'static str, String); 2] {
         let mut json = self.to_json();
         json.push('\n');
-        atomic::write_bytes(&dir.join(METRICS_JSON), json.as_bytes())
+        [(METRICS_CSV, self.to_csv()), (METRICS_JSON, json)]
+    }
+
+    /// Writes [`METRICS_CSV`] and [`METRICS_JSON`] into `dir`, each replaced atomically (the
+    /// whole file is rewritten, so a reader never sees half a line).
+    pub fn write(&self, dir: &Path) -> Result<(), TrainError> {
+        for (name, content) in self.files() {
+            atomic::write_bytes(&dir.join(name), content.as_bytes())?;
+        }
+        Ok(())
     }
 }
 

@@ -26,14 +26,20 @@
 //! and so does a run interrupted and resumed at any epoch. On CUDA, dfdx's kernels are not
 //! deterministic (two runs differ in the fourth digit of the loss after a couple of epochs), so
 //! a resumed run is only close to an uninterrupted one. Interrupting (Ctrl-C) is always safe;
-//! see [`Checkpoint`].
+//! see [`Checkpoint`] and [`Commit`]. One output folder takes one run at a time (see
+//! [`LOCK_FILE`]).
 
 mod adam;
 mod atomic;
 mod batch;
 mod checkpoint;
+mod commit;
+mod config;
 mod error;
 mod exact;
+#[cfg(test)]
+mod fixture;
+mod lock;
 mod metrics;
 mod progress;
 mod schedule;
@@ -41,8 +47,13 @@ mod tensor_file;
 mod trainer;
 
 pub use adam::{KerasAdam, KerasAdamConfig};
-pub use checkpoint::{load_weights, Checkpoint, RunSettings, TrainerState, MODEL_FILE, STATE_FILE};
+pub use checkpoint::{
+    load_weights, Checkpoint, Repair, RunSettings, TrainerState, MODEL_FILE, STATE_FILE,
+};
+pub use commit::{Commit, CommitStep};
+pub use config::TrainConfig;
 pub use error::TrainError;
+pub use lock::LOCK_FILE;
 pub use metrics::{evaluate, EpochRecord, Evaluation, History, METRICS_CSV, METRICS_JSON};
 pub use schedule::{EarlyStopping, ReduceLrOnPlateau};
-pub use trainer::{fit, TrainConfig, TrainReport, Trainer};
+pub use trainer::{fit, TrainReport, Trainer};

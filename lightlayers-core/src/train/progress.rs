@@ -1,11 +1,15 @@
-//! What a run shows while it trains: a progress bar per epoch on a terminal, plain lines in a
-//! log file or a pipe, nothing when asked for silence.
+//! What a run shows while it trains: a progress bar per epoch on a terminal (with the
+//! `progress` feature), plain lines in a log file, a pipe or a build without the feature, or
+//! no progress at all when asked for silence; and, unless also asked not to, the notes on
+//! what changes the course of the run.
 //!
 //! Everything goes to stderr, so that a program's results on stdout stay clean.
 
-use std::io::IsTerminal;
-use std::time::{Duration, Instant};
+#[cfg(feature = "progress")]
+use std::time::Duration;
+use std::time::Instant;
 
+#[cfg(feature = "progress")]
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::metrics::EpochRecord;
@@ -13,9 +17,10 @@ use super::metrics::EpochRecord;
 /// How progress is shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
-    /// Nothing at all.
+    /// No progress (notes aside).
     Off,
     /// An indicatif bar per epoch (stderr is a terminal), then a line per epoch.
+    #[cfg(feature = "progress")]
     Bar,
     /// A line about every 10 % of an epoch and one per epoch.
     Lines,
@@ -24,6 +29,11 @@ enum Mode {
 /// The running display of one training run.
 pub(crate) struct Progress {
     mode: Mode,
+    /// Whether notes are printed.
+    notes: bool,
+    /// Every note so far, printed or not.
+    noted: Vec<String>,
+    #[cfg(feature = "progress")]
     bar: Option<ProgressBar>,
     epoch: usize,
     epochs: usize,
@@ -35,15 +45,19 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
-    /// A bar when `enabled` and stderr is a terminal, lines when `enabled` otherwise.
-    pub(crate) fn new(enabled: bool) -> Self {
-        let mode = match (enabled, std::io::stderr().is_terminal()) {
-            (false, _) => Mode::Off,
-            (true, true) => Mode::Bar,
-            (true, false) => Mode::Lines,
+    /// Progress when `progress` (a bar on a terminal, lines otherwise), notes when `notes`.
+    pub(crate) fn new(progress: bool, notes: bool) -> Self {
+        let mode = match progress {
+            false => Mode::Off,
+            #[cfg(feature = "progress")]
+            true if std::io::IsTerminal::is_terminal(&std::io::stderr()) => Mode::Bar,
+            true => Mode::Lines,
         };
         Progress {
             mode,
+            notes,
+            noted: Vec::new(),
+            #[cfg(feature = "progress")]
             bar: None,
             epoch: 0,
             epochs: 0,
@@ -53,13 +67,26 @@ impl Progress {
         }
     }
 
-    /// A line of its own (a resumed run, a reduced learning rate, an early stop).
-    pub(crate) fn note(&self, text: &str) {
-        match (&self.bar, self.mode) {
-            (_, Mode::Off) => {}
-            (Some(bar), _) => bar.println(text),
-            (None, _) => eprintln!("{text}"),
+    /// A line of its own (a resumed run, a learning rate set or reduced, an early stop),
+    /// kept for the report and shown whenever notes are on, progress or not.
+    pub(crate) fn note(&mut self, text: String) {
+        if !self.notes {
+            self.noted.push(text);
+            return;
         }
+        #[cfg(feature = "progress")]
+        if let Some(bar) = &self.bar {
+            bar.println(&text);
+            self.noted.push(text);
+            return;
+        }
+        eprintln!("{text}");
+        self.noted.push(text);
+    }
+
+    /// The notes so far, oldest first.
+    pub(crate) fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.noted)
     }
 
     /// Starts epoch `epoch` (from 1) of `epochs`, of `steps` steps.
@@ -69,6 +96,7 @@ impl Progress {
         self.steps = steps;
         self.tenth = 0;
         self.started = Instant::now();
+        #[cfg(feature = "progress")]
         if self.mode == Mode::Bar {
             let bar =
                 ProgressBar::with_draw_target(Some(steps as u64), ProgressDrawTarget::stderr());
@@ -87,13 +115,14 @@ impl Progress {
     /// Reports that `step` (from 1) steps are done, with the epoch's running loss and
     /// accuracy, and the throughput so far.
     pub(crate) fn step(&mut self, step: usize, loss: f64, accuracy: f64, images_per_second: f64) {
-        let stats = format!("loss {loss:.4} acc {accuracy:.4} {images_per_second:.0} img/s");
+        let stats = || format!("loss {loss:.4} acc {accuracy:.4} {images_per_second:.0} img/s");
         match self.mode {
             Mode::Off => {}
+            #[cfg(feature = "progress")]
             Mode::Bar => {
                 if let Some(bar) = &self.bar {
                     bar.set_position(step as u64);
-                    bar.set_message(stats);
+                    bar.set_message(stats());
                 }
             }
             Mode::Lines => {
@@ -103,11 +132,12 @@ impl Progress {
                     let per_step = self.started.elapsed().as_secs_f64() / step as f64;
                     let eta = (self.steps - step) as f64 * per_step;
                     eprintln!(
-                        "epoch {}/{} {:3}% step {step}/{}: {stats}, ETA {eta:.0} s",
+                        "epoch {}/{} {:3}% step {step}/{}: {}, ETA {eta:.0} s",
                         self.epoch,
                         self.epochs,
                         step * 100 / self.steps.max(1),
-                        self.steps
+                        self.steps,
+                        stats()
                     );
                 }
             }
@@ -116,6 +146,7 @@ impl Progress {
 
     /// Shows that the epoch's training is done and evaluation runs.
     pub(crate) fn evaluating(&self) {
+        #[cfg(feature = "progress")]
         if let Some(bar) = &self.bar {
             bar.set_message("evaluating on the test split…");
         }
@@ -123,6 +154,7 @@ impl Progress {
 
     /// Ends the epoch with its summary line.
     pub(crate) fn end_epoch(&mut self, record: &EpochRecord) {
+        #[cfg(feature = "progress")]
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
@@ -132,6 +164,7 @@ impl Progress {
     }
 }
 
+#[cfg(feature = "progress")]
 impl Drop for Progress {
     /// Leaves the bar of an epoch that ended in an error where it stopped, on a line of its
     /// own, so that the error message starts on a clean line.

@@ -91,7 +91,7 @@ impl TensorFile {
         }
         let mut head = Value::Object(header).to_string().into_bytes();
         // The data starts 8-byte aligned, as the format recommends.
-        while (head.len() + 8) % 8 != 0 {
+        while !(head.len() + 8).is_multiple_of(8) {
             head.push(b' ');
         }
         let mut out = Vec::with_capacity(8 + head.len() + offset);
