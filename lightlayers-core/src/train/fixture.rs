@@ -24,6 +24,7 @@ impl Network for Pixels {
     const CLASSES: usize = 3;
     const TRAINABLE_PARAMS: usize = 15;
     const NON_TRAINABLE_PARAMS: usize = 0;
+    const MACS: usize = 12;
 
     fn summary() -> Summary {
         Summary {
