@@ -2,8 +2,7 @@
 //! every failure (short body, wrong digest, HTTP error, no server) a clear error that leaves
 //! nothing under the final name. No test reaches the internet.
 
-#[path = "data_support.rs"]
-mod support;
+use crate::data_support as support;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
