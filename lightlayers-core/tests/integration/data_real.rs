@@ -74,7 +74,7 @@ fn embedded_subsets_load() {
 
 #[test]
 fn embedded_files_are_the_documented_ones() {
-    let sums = include_str!("../embedded/SHA256SUMS");
+    let sums = include_str!("../../embedded/SHA256SUMS");
     for (kind, table) in [
         (DatasetKind::Mnist, MNIST_SHA256),
         (DatasetKind::FashionMnist, FASHION_MNIST_SHA256),
