@@ -1,18 +1,18 @@
 #!/usr/bin/env python3
-"""Runs the paper's models through TensorFlow (../shared/bench/keras_throughput.py) and through
+"""Runs the paper's models through TensorFlow (scripts/keras_throughput.py) and through
 lightlayers (examples/bench) back to back on this machine, and prints the comparison table of
 README.md's "Performance" section, plus the raw JSON lines.
 
 usage: scripts/bench-vs-tensorflow.py [--tf-python /tmp/tfenv/bin/python] [--images 12800]
        [--only mnist,cifar10,...] [--out results.jsonl]
 
-Set-up of the TensorFlow side (once per machine): see ../shared/bench/README.md.
+Set-up of the TensorFlow side (once per machine): see scripts/README.md.
 Peak memory of both sides is each process's own peak RSS (wait4's maxrss; VmHWM for ours).
 """
 import argparse, json, os, subprocess, sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-KERAS = os.path.join(ROOT, "..", "shared", "bench", "keras_throughput.py")
+KERAS = os.path.join(ROOT, "scripts", "keras_throughput.py")
 BENCH = os.path.join(ROOT, "target", "release", "examples", "bench")
 
 # (family, variant, k) of the issue's table

@@ -2,12 +2,14 @@
 # GPU check of the `cuda` feature: build here, run on the device machine.
 #
 #   scripts/gpu-check.sh build    here, on the GPU-less machine (minutes on 2 cores)
-#     Sources ../shared/cuda/kit.sh and builds in release mode with --features cuda, in
-#     target-cuda/, the cuda_equivalence test and the bench and mnist examples. Fills the
+#     Sources scripts/cuda-kit.sh and builds in release mode with --features cuda, in
+#     target-cuda/, the integration tests (cuda_equivalence among them) and the bench and
+#     mnist examples. Fills the
 #     ignored folder .gpu/, the only thing to carry (about 25 MB):
 #       bin.tar.xz   the three binaries, debug info stripped, packed
-#       torch/       the PyTorch anchor ../shared/bench/torch_throughput.py (imports torch only)
-#       data/mnist/  the full MNIST (.gz)
+#       torch/       the PyTorch anchor scripts/torch_throughput.py (imports torch only)
+#       data/mnist/  the full MNIST (.gz), from $MNIST_DIR, else lightlayers' data cache
+#                    (fill it with `cargo run --release --example mnist -- --download`)
 #       include/     headers for NVRTC: dfdx compiles some kernels (reshape, concat, stack,
 #                    to_dtype) at run time, with include paths fixed at build time: the kit's
 #                    /tmp/cudaroot/include (cuda_fp16.h) and dfdx's build OUT_DIR (*.cuh)
@@ -37,15 +39,15 @@ build() {
   set -eo pipefail
   cd "$(dirname "$0")/.."
   # shellcheck source=/dev/null
-  . ../shared/cuda/kit.sh
+  . scripts/cuda-kit.sh
   export CARGO_TARGET_DIR=target-cuda
   local json=target-cuda/gpu-check-build.jsonl bin=target-cuda/gpu-bin name exe out
-  cargo test --release --features cuda --test cuda_equivalence --no-run \
+  cargo test --release --features cuda --test integration --no-run \
     --message-format=json-render-diagnostics >"$json"
   cargo build --release --features cuda --example bench --example mnist \
     --message-format=json-render-diagnostics >>"$json"
   rm -rf .gpu "$bin" && mkdir -p .gpu/torch .gpu/data/mnist .gpu/include "$bin"
-  for name in cuda_equivalence bench mnist; do
+  for name in integration bench mnist; do
     exe=$(jq -r --arg n "$name" 'select(.reason == "compiler-artifact"
       and .target.name == $n and .executable != null) | .executable' "$json" | tail -1)
     [ -x "$exe" ] || { echo "no executable for $name in $json" >&2; return 1; }
@@ -53,9 +55,9 @@ build() {
     echo "$name needs: $(ldd "$bin/$name" | awk '/cuda|cublas|curand|nvrtc/ {print $1}' | xargs)"
   done
   echo "packing the binaries (xz -9, about 30 s)"
-  tar -C "$bin" -cf - cuda_equivalence bench mnist | xz -9 -T0 >.gpu/bin.tar.xz
-  cp ../shared/bench/torch_throughput.py .gpu/torch/
-  cp ../shared/data/mnist/*.gz .gpu/data/mnist/
+  tar -C "$bin" -cf - integration bench mnist | xz -9 -T0 >.gpu/bin.tar.xz
+  cp scripts/torch_throughput.py .gpu/torch/
+  cp "${MNIST_DIR:-${LIGHTLAYERS_DATA:-${XDG_CACHE_HOME:-$HOME/.cache}/lightlayers}/mnist}"/*.gz .gpu/data/mnist/
 
   # the NVRTC include paths compiled into the binaries, with the headers they must hold
   : >.gpu/nvrtc-paths
@@ -137,7 +139,7 @@ run() {
   setup
 
   step equivalence 120 env LIGHTLAYERS_REPORT="$OUT/equivalence.jsonl" \
-    .gpu/bin/cuda_equivalence --test-threads 1 >"$OUT/equivalence.log" 2>&1
+    .gpu/bin/integration cuda_equivalence:: --test-threads 1 >"$OUT/equivalence.log" 2>&1
 
   local models=(
     "mnist conv 0" "mnist separable 0" "mnist light 1" "mnist light 3"

@@ -8,7 +8,8 @@ against the SHA-256 of the official decompressed file first.
 
 Usage: python3 scripts/make_embedded_subset.py [SOURCE_DIR] [OUT_DIR]
   SOURCE_DIR holds mnist/ and fashion-mnist/ with the four official *-ubyte.gz files
-             (default /work/shared/data)
+             (default: lightlayers' data cache, $LIGHTLAYERS_DATA else ~/.cache/lightlayers,
+             as `cargo run --release --example mnist -- --download` leaves it)
   OUT_DIR    receives mnist/ and fashion-mnist/ (default lightlayers-core/embedded next to
              this script's repository root)
 Prints the SHA-256 of every decompressed output file and writes them to OUT_DIR/SHA256SUMS.
@@ -25,7 +26,7 @@ import sys
 TRAIN_KEEP = 10_000
 TEST_KEEP = 2_000
 
-# SHA-256 of the official decompressed files (from shared/data/README.md).
+# SHA-256 of the official decompressed files.
 OFFICIAL = {
     "mnist/train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
     "mnist/train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
@@ -84,7 +85,9 @@ def write_atomic(path, data):
 
 def main():
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    src_dir = sys.argv[1] if len(sys.argv) > 1 else "/work/shared/data"
+    cache = os.environ.get("LIGHTLAYERS_DATA") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lightlayers")
+    src_dir = sys.argv[1] if len(sys.argv) > 1 else cache
     out_dir = sys.argv[2] if len(sys.argv) > 2 else os.path.join(repo, "lightlayers-core", "embedded")
     sums = []
     for dataset in ("mnist", "fashion-mnist"):

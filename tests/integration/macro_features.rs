@@ -1,6 +1,7 @@
-//! A network using every construct the failing cases break: a block with a parameter, a const
-//! generic rank, residuals (identity and projected), `valid` padding, `l2 = 0.0`, `flatten`,
-//! and a positional argument given by name.
+//! A network using every construct the failing cases of `compile_fail` break: a block with a
+//! parameter, a const generic rank, residuals (identity and projected), `valid` padding,
+//! `l2 = 0.0`, `flatten`, and a positional argument given by name. It compiles in a crate of its
+//! own (this test binary), as a user's would, and runs.
 
 use lightlayers::prelude::*;
 
@@ -19,11 +20,12 @@ network! {
         -> flatten -> light_dense(10, k = K) -> softmax
 }
 
-fn main() {
+#[test]
+fn every_construct_compiles_and_runs() {
     let dev = Cpu::default();
     let model = dev.build_module::<Small<2>, f32>();
     let x: Tensor<Rank4<2, 1, 28, 28>, f32, _> = dev.sample_normal();
     let probabilities = model.forward(x);
     assert_eq!(probabilities.shape().concrete(), [2, 10]);
-    assert!(Small::<2>::PARAMS > 0);
+    const { assert!(Small::<2>::PARAMS > 0) };
 }

@@ -1,8 +1,7 @@
 //! The real MNIST and Fashion-MNIST files (skipped with a note where the shared copy is
 //! absent) and the embedded subsets.
 
-#[path = "data_support.rs"]
-mod support;
+use crate::data_support as support;
 
 use lightlayers_core::data::embedded::{self, FASHION_MNIST_SHA256, MNIST_SHA256};
 use lightlayers_core::data::{
@@ -75,7 +74,7 @@ fn embedded_subsets_load() {
 
 #[test]
 fn embedded_files_are_the_documented_ones() {
-    let sums = include_str!("../embedded/SHA256SUMS");
+    let sums = include_str!("../../embedded/SHA256SUMS");
     for (kind, table) in [
         (DatasetKind::Mnist, MNIST_SHA256),
         (DatasetKind::FashionMnist, FASHION_MNIST_SHA256),

@@ -1,48 +1,9 @@
-//! Helpers shared by the `data_*` tests (included with `#[path]`; as a test target of its own it
-//! holds no tests).
+//! Helpers shared by the `data_*` tests.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
-/// A fresh folder under the system's temp folder, removed (with its content) on drop.
-pub struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    /// Creates `lightlayers-data-TAG-PID-N-NANOS` in `std::env::temp_dir()`.
-    pub fn new(tag: &str) -> TempDir {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let path = std::env::temp_dir().join(format!(
-            "lightlayers-data-{tag}-{}-{n}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        TempDir { path }
-    }
-
-    /// The folder.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// A path inside it.
-    pub fn join(&self, rel: &str) -> PathBuf {
-        self.path.join(rel)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
+pub use crate::temp_dir::TempDir;
 
 /// The names of the entries of a folder, sorted.
 pub fn entries(dir: &Path) -> Vec<String> {
@@ -57,14 +18,19 @@ pub fn entries(dir: &Path) -> Vec<String> {
     names
 }
 
-/// The shared copy of the real MNIST and Fashion-MNIST files, if this machine has it.
+/// The real MNIST and Fashion-MNIST files, if this machine has them: the folder named by
+/// `LIGHTLAYERS_REAL_DATA` (set it empty to skip these tests), else `shared/data` next to the
+/// clone. Each holds `mnist/` and `fashion-mnist/` with the four official `.gz` files.
 pub fn shared_data() -> Option<PathBuf> {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data"));
+    let dir = match std::env::var_os("LIGHTLAYERS_REAL_DATA") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data")),
+    };
     if dir.join("mnist").is_dir() && dir.join("fashion-mnist").is_dir() {
         Some(dir)
     } else {
         eprintln!(
-            "note: {} is absent; skipping the test on the real files",
+            "note: no real MNIST data in '{}' (see LIGHTLAYERS_REAL_DATA); skipping the test",
             dir.display()
         );
         None

@@ -1,8 +1,7 @@
 //! CIFAR-10 and CIFAR-100 binary files: valid ones round-trip (channel-major pixels, fine and
 //! coarse labels), broken ones give the specific error naming the file; archives unpack.
 
-#[path = "data_support.rs"]
-mod support;
+use crate::data_support as support;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,8 +1,7 @@
 //! Finite-difference gradient checks (f64) of the ops, on both implementations: the CPU
 //! kernels (`ops::cpu`) and the dfdx compositions (`ops::composed`).
 
-#[path = "gradients_support/mod.rs"]
-mod support;
+use crate::gradients_support as support;
 
 use dfdx::prelude::*;
 use lightlayers_core::ops::{composed, cpu, Conv2dSpec, ConvGeometry, Padding};

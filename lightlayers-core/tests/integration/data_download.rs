@@ -4,8 +4,7 @@
 //! No test reaches the internet.
 #![cfg(feature = "download")]
 
-#[path = "data_support.rs"]
-mod support;
+use crate::data_support as support;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};

@@ -1,8 +1,7 @@
 //! MNIST / Fashion-MNIST IDX files: valid ones round-trip, broken ones give the specific error
 //! naming the file, in raw and gzip form, and the data-folder layouts are found.
 
-#[path = "data_support.rs"]
-mod support;
+use crate::data_support as support;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,8 +1,7 @@
 //! Finite-difference gradient checks (f64, `Cpu`) of every layer, with respect to the input and
 //! every trainable tensor, plus a small network end to end.
 
-#[path = "gradients_support/mod.rs"]
-mod support;
+use crate::gradients_support as support;
 
 use std::fmt::Debug;
 

@@ -12,6 +12,8 @@ use lightlayers::train::{
     METRICS_CSV, METRICS_JSON, MODEL_FILE,
 };
 
+use crate::temp_dir::TempDir;
+
 network! {
     /// Small enough that a step takes well under a millisecond, but with every kind of state:
     /// convolutions, batch norm (moving statistics), a light layer (L2 penalty).
@@ -49,11 +51,12 @@ fn synthetic(n: usize, salt: u64) -> Dataset {
     Dataset::new("synthetic", [1, 8, 8], CLASSES, images, labels).unwrap()
 }
 
-/// A fresh scratch folder.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ll-train-loop-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+/// A path for an output folder that does not exist yet, inside a temporary folder that is
+/// removed when the returned guard drops.
+fn scratch(name: &str) -> (TempDir, PathBuf) {
+    let tmp = TempDir::new(&format!("train-loop-{name}"));
+    let dir = tmp.join(name);
+    (tmp, dir)
 }
 
 fn config(epochs: usize, out: Option<&Path>) -> TrainConfig {
@@ -107,7 +110,7 @@ fn weights(model: &<Tiny as Network>::Model<f32, Cpu>, dir: &Path) -> Vec<u8> {
 
 #[test]
 fn seeded_runs_repeat_bit_for_bit_and_learn() {
-    let dir = scratch("repeat");
+    let (_dir_tmp, dir) = scratch("repeat");
     let (a, model_a) = run(&config(3, None)).unwrap();
     let (b, model_b) = run(&config(3, None)).unwrap();
     assert!(
@@ -138,8 +141,8 @@ fn seeded_runs_repeat_bit_for_bit_and_learn() {
 
 #[test]
 fn resumed_run_equals_uninterrupted_run() {
-    let whole = scratch("whole");
-    let split = scratch("split");
+    let (_whole_tmp, whole) = scratch("whole");
+    let (_split_tmp, split) = scratch("split");
     let (a, model_a) = run(&config(6, Some(&whole))).unwrap();
     // The plateau callback reduces the rate after epoch 5: its state crosses the resume.
     let rates: Vec<f64> = a.history.epochs.iter().map(|r| r.lr).collect();
@@ -224,7 +227,7 @@ fn resumed_run_equals_uninterrupted_run() {
 
 #[test]
 fn saved_weights_load_back_for_inference() {
-    let dir = scratch("inference");
+    let (_dir_tmp, dir) = scratch("inference");
     let (report, _) = run(&config(2, Some(&dir))).unwrap();
     let dev = Cpu::seed_from_u64(99);
     let mut model = Tiny::try_build::<f32, Cpu>(&dev).unwrap();
@@ -240,7 +243,7 @@ fn saved_weights_load_back_for_inference() {
 #[test]
 fn nan_loss_stops_with_a_clear_error_and_keeps_the_checkpoint() {
     // From scratch: nothing is written.
-    let fresh = scratch("nan-fresh");
+    let (_fresh_tmp, fresh) = scratch("nan-fresh");
     let err = run(&TrainConfig {
         lr: 1e30,
         ..config(3, Some(&fresh))
@@ -263,7 +266,7 @@ fn nan_loss_stops_with_a_clear_error_and_keeps_the_checkpoint() {
 
     // After a good epoch: the learning rate in the checkpoint is made absurd, the resumed run
     // fails, and every file stays as it was.
-    let dir = scratch("nan-resume");
+    let (_dir_tmp, dir) = scratch("nan-resume");
     run(&config(1, Some(&dir))).unwrap();
     let cp = Checkpoint::new(&dir);
     let mut state = cp.read_state().unwrap();
@@ -294,7 +297,7 @@ fn nan_loss_stops_with_a_clear_error_and_keeps_the_checkpoint() {
 
 #[test]
 fn misuse_is_reported_not_panicked() {
-    let dir = scratch("misuse");
+    let (_dir_tmp, dir) = scratch("misuse");
     let err = run(&TrainConfig {
         resume: true,
         ..config(1, Some(&dir))
@@ -404,7 +407,7 @@ mod cuda {
         let (cpu_report, _) = run(&config(4, None)).unwrap();
         let (train, test) = (synthetic(120, 1), synthetic(30, 2));
 
-        let whole = scratch("cuda-whole");
+        let (_whole_tmp, whole) = scratch("cuda-whole");
         let mut model = initial_on(&gpu);
         let report =
             fit::<Tiny, f32, Cuda>(&config(4, Some(&whole)), &mut model, &train, &test).unwrap();
@@ -415,7 +418,7 @@ mod cuda {
         }
 
         // Interrupted after 2 epochs, resumed on the GPU.
-        let split = scratch("cuda-split");
+        let (_split_tmp, split) = scratch("cuda-split");
         let mut first = initial_on(&gpu);
         fit::<Tiny, f32, Cuda>(&config(2, Some(&split)), &mut first, &train, &test).unwrap();
         let mut resumed = initial_on(&gpu);

@@ -1,18 +1,10 @@
 //! `KerasAdam` against Keras's update computed by hand, its saved state, and what it leaves
 //! alone.
 
-use std::path::PathBuf;
-
 use dfdx::prelude::*;
 use lightlayers_core::train::{KerasAdam, KerasAdamConfig, TrainError};
 
-/// A fresh scratch folder under the system's temporary folder.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ll-train-adam-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::temp_dir::TempDir;
 
 const C: [f64; 3] = [1.0, 0.5, 3.0];
 
@@ -121,7 +113,7 @@ fn learning_rate_can_change_between_steps() {
 
 #[test]
 fn saved_state_resumes_exactly() {
-    let dir = scratch("resume");
+    let dir = TempDir::new("adam-resume");
     let dev = Cpu::default();
     let cfg = KerasAdamConfig {
         lr: 0.01,
@@ -155,12 +147,11 @@ fn saved_state_resumes_exactly() {
     let bits = |t: &Tensor<Rank1<3>, f32, Cpu>| t.array().map(f32::to_bits);
     assert_eq!(bits(&whole), bits(&split));
     assert_eq!(adam_whole.moments(""), adam_second.moments(""));
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
 fn bad_state_files_are_errors() {
-    let dir = scratch("bad");
+    let dir = TempDir::new("adam-bad");
     let dev = Cpu::default();
     let garbage = dir.join("garbage.safetensors");
     std::fs::write(&garbage, b"definitely not safetensors").unwrap();
@@ -197,7 +188,6 @@ fn bad_state_files_are_errors() {
         loaded.update(&mut other, &mut grads),
         Err(TrainError::OptimizerMismatch { .. })
     ));
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]

@@ -1,8 +1,7 @@
 //! The selection order of `load`: data folder (never a silent fallback), cache, download,
 //! embedded subset, else a `NotFound` that says how to get the data.
 
-#[path = "data_support.rs"]
-mod support;
+use crate::data_support as support;
 
 #[cfg(feature = "download")]
 use lightlayers_core::data::Mirror;
