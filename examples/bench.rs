@@ -58,6 +58,10 @@ struct Args {
     /// of a step is fixed per-operation cost).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
     batch_size: u64,
+    /// Turn on dfdx's tensor cache (freed buffers are kept and reused for tensors of the same
+    /// size) to measure what it does to a training step.
+    #[arg(long)]
+    tensor_cache: bool,
     /// Measure exactly one model in this process (used internally).
     #[arg(long, hide = true)]
     single: bool,
@@ -86,11 +90,16 @@ fn synthetic(n: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
-fn measure<N: Network, D: Backend<f32>>(
+fn measure<N: Network, D: Backend<f32> + Cache>(
     dev: D,
     images: usize,
     train_batch: usize,
+    tensor_cache: bool,
 ) -> Result<Figures, String> {
+    if tensor_cache {
+        dev.try_enable_cache()
+            .map_err(|e| format!("cannot enable the tensor cache: {e}"))?;
+    }
     let [c, h, w] = N::INPUT_SHAPE;
     let per_image = c * h * w;
     let classes = N::CLASSES;
@@ -172,7 +181,11 @@ fn peak_rss_mb() -> Option<f64> {
 fn run_one<N: Network>(args: &Args, family: Family, variant: Variant, k: u8) -> Result<(), String> {
     let images = args.images as usize;
     let batch = args.batch_size as usize;
-    let figures = on_device!(args.device, 0, measure::<N>(images, batch))?;
+    let figures = on_device!(
+        args.device,
+        0,
+        measure::<N>(images, batch, args.tensor_cache)
+    )?;
     let name = |v: &dyn std::fmt::Debug| format!("{v:?}").to_lowercase();
     let threads = match args.device {
         DeviceKind::Cpu => lightlayers::ops::cpu::threads(),
@@ -291,6 +304,9 @@ fn main() -> ExitCode {
         ]);
         if variant == Variant::Light {
             cmd.args(["--k", &k.to_string()]);
+        }
+        if args.tensor_cache {
+            cmd.arg("--tensor-cache");
         }
         match cmd.status() {
             Ok(status) if status.success() => {}
