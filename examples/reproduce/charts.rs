@@ -74,10 +74,20 @@ pub fn accuracy_vs_cost(
     let svg = stem.with_extension("svg");
     let png = stem.with_extension("png");
     let size = (960, 640);
-    draw(SVGBackend::new(&svg, size).into_drawing_area(), dataset, rows, axis)
-        .map_err(|e| format!("{}: {e}", svg.display()))?;
-    draw(BitMapBackend::new(&png, size).into_drawing_area(), dataset, rows, axis)
-        .map_err(|e| format!("{}: {e}", png.display()))
+    draw(
+        SVGBackend::new(&svg, size).into_drawing_area(),
+        dataset,
+        rows,
+        axis,
+    )
+    .map_err(|e| format!("{}: {e}", svg.display()))?;
+    draw(
+        BitMapBackend::new(&png, size).into_drawing_area(),
+        dataset,
+        rows,
+        axis,
+    )
+    .map_err(|e| format!("{}: {e}", png.display()))
 }
 
 type Coords = Cartesian2d<LogCoord<f64>, RangedCoordf64>;
@@ -128,7 +138,9 @@ fn draw<DB: DrawingBackend>(
         CostAxis::Macs => Vec::new(),
     };
     let all = || ours.iter().chain(&paper);
-    let (x_lo, x_hi) = all().fold((f64::MAX, f64::MIN), |(lo, hi), p| (lo.min(p.x), hi.max(p.x)));
+    let (x_lo, x_hi) = all().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
+        (lo.min(p.x), hi.max(p.x))
+    });
     let (y_lo, y_hi) = all().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
         (lo.min(p.y - p.std), hi.max(p.y + p.std))
     });
@@ -167,14 +179,32 @@ fn draw<DB: DrawingBackend>(
         ))?
         .label("Pareto front (ours)")
         .legend(|(x, y)| {
-            PathElement::new([(x - 8, y), (x + 8, y)], RGBColor(150, 150, 150).stroke_width(2))
+            PathElement::new(
+                [(x - 8, y), (x + 8, y)],
+                RGBColor(150, 150, 150).stroke_width(2),
+            )
         });
     chart.draw_series(ours.iter().filter(|p| p.std > 0.0).map(|p| {
-        ErrorBar::new_vertical(p.x, p.y - p.std, p.y, p.y + p.std, colour(p.family).stroke_width(1), 10)
+        ErrorBar::new_vertical(
+            p.x,
+            p.y - p.std,
+            p.y,
+            p.y + p.std,
+            colour(p.family).stroke_width(1),
+            10,
+        )
     }))?;
     for family in [Family::Conv, Family::Separable, Family::Light] {
-        let mine: Vec<Point> = ours.iter().copied().filter(|p| p.family == family).collect();
-        let theirs: Vec<Point> = paper.iter().copied().filter(|p| p.family == family).collect();
+        let mine: Vec<Point> = ours
+            .iter()
+            .copied()
+            .filter(|p| p.family == family)
+            .collect();
+        let theirs: Vec<Point> = paper
+            .iter()
+            .copied()
+            .filter(|p| p.family == family)
+            .collect();
         markers(&mut chart, &mine, family, true, Some(family.paper_name()))?;
         markers(&mut chart, &theirs, family, false, None)?;
     }
@@ -209,19 +239,25 @@ fn markers<'a, DB: DrawingBackend + 'a>(
     label: Option<&str>,
 ) -> DrawResult<DB> {
     let c = colour(family);
-    let style = if filled { c.filled() } else { c.stroke_width(2) };
+    let style = if filled {
+        c.filled()
+    } else {
+        c.stroke_width(2)
+    };
     let legend_style = c.filled();
     let xy = points.iter().map(|p| (p.x, p.y));
     let anno = match family {
-        Family::Conv => chart.draw_series(xy.map(|at| {
-            EmptyElement::at(at) + Rectangle::new([(-5, -5), (5, 5)], style)
-        }))?,
+        Family::Conv => chart.draw_series(
+            xy.map(|at| EmptyElement::at(at) + Rectangle::new([(-5, -5), (5, 5)], style)),
+        )?,
         Family::Separable => chart.draw_series(xy.map(|at| TriangleMarker::new(at, 7, style)))?,
         Family::Light => chart.draw_series(xy.map(|at| Circle::new(at, 6, style)))?,
     };
     if let Some(label) = label {
         anno.label(label).legend(move |(x, y)| match family {
-            Family::Conv => Rectangle::new([(x - 5, y - 5), (x + 5, y + 5)], legend_style).into_dyn(),
+            Family::Conv => {
+                Rectangle::new([(x - 5, y - 5), (x + 5, y + 5)], legend_style).into_dyn()
+            }
             Family::Separable => TriangleMarker::new((x, y), 7, legend_style).into_dyn(),
             Family::Light => Circle::new((x, y), 6, legend_style).into_dyn(),
         });

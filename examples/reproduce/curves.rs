@@ -23,17 +23,31 @@ const SEED_COLOURS: [RGBColor; 6] = [
 ];
 
 /// Writes `stem.svg` and `stem.png` with the curves of `rows` (one dataset).
-pub fn training_curves(stem: &Path, dataset: DatasetKind, rows: &[&RowSummary]) -> Result<(), String> {
+pub fn training_curves(
+    stem: &Path,
+    dataset: DatasetKind,
+    rows: &[&RowSummary],
+) -> Result<(), String> {
     font::ensure_registered()?;
     let columns = rows.len().clamp(1, 4);
     let lines = rows.len().div_ceil(columns).max(1);
     let size = (columns as u32 * 340, lines as u32 * 280 + 50);
     let svg = stem.with_extension("svg");
     let png = stem.with_extension("png");
-    draw(SVGBackend::new(&svg, size).into_drawing_area(), dataset, rows, (lines, columns))
-        .map_err(|e| format!("{}: {e}", svg.display()))?;
-    draw(BitMapBackend::new(&png, size).into_drawing_area(), dataset, rows, (lines, columns))
-        .map_err(|e| format!("{}: {e}", png.display()))
+    draw(
+        SVGBackend::new(&svg, size).into_drawing_area(),
+        dataset,
+        rows,
+        (lines, columns),
+    )
+    .map_err(|e| format!("{}: {e}", svg.display()))?;
+    draw(
+        BitMapBackend::new(&png, size).into_drawing_area(),
+        dataset,
+        rows,
+        (lines, columns),
+    )
+    .map_err(|e| format!("{}: {e}", png.display()))
 }
 
 fn draw<DB: DrawingBackend>(
@@ -85,11 +99,16 @@ fn draw<DB: DrawingBackend>(
         for run in &row.runs {
             let c = SEED_COLOURS[(run.seed % SEED_COLOURS.len() as u64) as usize];
             let test = run.epochs.iter().map(|e| (e.epoch as f64, e.test_accuracy));
-            let train = run.epochs.iter().map(|e| (e.epoch as f64, e.train_accuracy));
+            let train = run
+                .epochs
+                .iter()
+                .map(|e| (e.epoch as f64, e.train_accuracy));
             chart
                 .draw_series(LineSeries::new(test.clone(), c.stroke_width(2)))?
                 .label(format!("seed {}", run.seed))
-                .legend(move |(x, y)| PathElement::new([(x - 8, y), (x + 8, y)], c.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new([(x - 8, y), (x + 8, y)], c.stroke_width(2))
+                });
             chart.draw_series(test.map(|at| Circle::new(at, 3, c.filled())))?;
             chart.draw_series(LineSeries::new(train, c.mix(0.6).stroke_width(1)))?;
         }

@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use lightlayers::data::cifar::{CIFAR100_TEST_FILE, CIFAR100_TRAIN_FILE, CIFAR10_TEST_FILE, CIFAR10_TRAIN_FILES, IMAGE_BYTES};
+use lightlayers::data::cifar::{
+    CIFAR100_TEST_FILE, CIFAR100_TRAIN_FILE, CIFAR10_TEST_FILE, CIFAR10_TRAIN_FILES, IMAGE_BYTES,
+};
 use lightlayers::data::{idx, DatasetKind, IDX_FILES};
 
 /// A folder under the system's temporary folder, removed when dropped.
@@ -39,9 +41,13 @@ impl Drop for TempDir {
 /// Deterministic bytes: labels in `0..classes` and pixels in which each class has its own
 /// bright stripe, so the images are not pure noise.
 fn images(n: usize, pixels: usize, classes: usize, seed: u64) -> (Vec<u8>, Vec<u8>) {
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let mut next = || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (state >> 33) as u32
     };
     let labels: Vec<u8> = (0..n).map(|_| (next() as usize % classes) as u8).collect();
@@ -64,7 +70,8 @@ pub fn write_dataset(root: &Path, kind: DatasetKind, train: usize, test: usize) 
     if kind.is_idx() {
         for (split, n, seed) in [(0, train, 1), (2, test, 2)] {
             let (labels, pixels) = images(n, 28 * 28, classes, seed);
-            idx::write_images(&dir.join(IDX_FILES[split]), 28, 28, &pixels, false).expect("IDX images");
+            idx::write_images(&dir.join(IDX_FILES[split]), 28, 28, &pixels, false)
+                .expect("IDX images");
             idx::write_labels(&dir.join(IDX_FILES[split + 1]), &labels, false).expect("IDX labels");
         }
         return;
@@ -87,7 +94,11 @@ pub fn write_dataset(root: &Path, kind: DatasetKind, train: usize, test: usize) 
     match kind {
         DatasetKind::Cifar10 => {
             for (i, name) in CIFAR10_TRAIN_FILES.iter().enumerate() {
-                write(name, train.div_ceil(CIFAR10_TRAIN_FILES.len()), 10 + i as u64);
+                write(
+                    name,
+                    train.div_ceil(CIFAR10_TRAIN_FILES.len()),
+                    10 + i as u64,
+                );
             }
             write(CIFAR10_TEST_FILE, test, 20);
         }

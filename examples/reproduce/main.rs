@@ -130,7 +130,8 @@ struct ReportArgs {
 }
 
 fn parse_dataset(s: &str) -> Result<DatasetKind, String> {
-    s.parse().map_err(|e: lightlayers::data::DataError| e.to_string())
+    s.parse()
+        .map_err(|e: lightlayers::data::DataError| e.to_string())
 }
 
 fn non_negative(s: &str) -> Result<f64, String> {
@@ -150,7 +151,12 @@ impl SweepArgs {
             let name = if self.shard.is_all() {
                 format!("{}.jsonl", dataset.key())
             } else {
-                format!("{}-shard{}of{}.jsonl", dataset.key(), self.shard.index, self.shard.count)
+                format!(
+                    "{}-shard{}of{}.jsonl",
+                    dataset.key(),
+                    self.shard.index,
+                    self.shard.count
+                )
             };
             PathBuf::from("runs/reproduce").join(name)
         });
@@ -187,13 +193,17 @@ fn run_report(args: ReportArgs) -> Result<(), String> {
     };
     let md = report::write(&rows, &options).map_err(|e| e.to_string())?;
     println!("{md}");
-    println!("report written to {}", args.out.join(report::REPORT_FILE).display());
+    println!(
+        "report written to {}",
+        args.out.join(report::REPORT_FILE).display()
+    );
     Ok(())
 }
 
 fn run_sweep(args: SweepArgs) -> Result<(), String> {
     let config = args.config()?;
-    let outcome = sweep::sweep(&config, &mut |line| println!("{line}")).map_err(|e| e.to_string())?;
+    let outcome =
+        sweep::sweep(&config, &mut |line| println!("{line}")).map_err(|e| e.to_string())?;
     println!(
         "{} run(s) trained, {} already done; results in {}",
         outcome.trained,

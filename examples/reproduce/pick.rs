@@ -111,7 +111,11 @@ impl Pick {
             saving(self.params, self.conv_params),
         );
         match (self.macs, self.conv_macs) {
-            (Some(m), Some(c)) => text.push_str(&format!("; {} MACs per image, {}", thousands(m as usize), saving(m, c))),
+            (Some(m), Some(c)) => text.push_str(&format!(
+                "; {} MACs per image, {}",
+                thousands(m as usize),
+                saving(m, c)
+            )),
             _ => text.push_str("; MACs not known to this build"),
         }
         if let Some(acc) = self.conv_accuracy {
@@ -163,12 +167,18 @@ mod tests {
     #[test]
     fn conv_cost_comes_from_the_model_when_conv_was_not_trained() {
         let rows = rows_with(&[(1, 0.5), (2, 0.6)]);
-        let light_only: Vec<&RowSummary> =
-            rows.iter().filter(|r| r.row.family == Family::Light).collect();
+        let light_only: Vec<&RowSummary> = rows
+            .iter()
+            .filter(|r| r.row.family == Family::Light)
+            .collect();
         let p = pick(&light_only, 0.5).unwrap();
         assert_eq!((p.k, p.conv_params, p.conv_accuracy), (2, 18_818, None));
-        assert!(p.describe().starts_with("**MNIST: k = 2** — mean test accuracy 0.6000"));
-        assert!(p.describe().contains("4,392 parameters, 4.3× fewer than Conv2D's 18,818"));
+        assert!(p
+            .describe()
+            .starts_with("**MNIST: k = 2** — mean test accuracy 0.6000"));
+        assert!(p
+            .describe()
+            .contains("4,392 parameters, 4.3× fewer than Conv2D's 18,818"));
     }
 
     #[test]

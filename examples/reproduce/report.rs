@@ -80,7 +80,11 @@ pub fn write(rows: &[RowSummary], options: &ReportOptions) -> Result<String, Rep
 }
 
 /// Draws the dataset's charts into `dir` and returns the markdown that shows them.
-fn draw_charts(dir: &Path, dataset: DatasetKind, rows: &[&RowSummary]) -> Result<String, ReportError> {
+fn draw_charts(
+    dir: &Path,
+    dataset: DatasetKind,
+    rows: &[&RowSummary],
+) -> Result<String, ReportError> {
     let key = dataset.key();
     let mut md = String::new();
     let mut axes = vec![CostAxis::Params];
@@ -89,8 +93,14 @@ fn draw_charts(dir: &Path, dataset: DatasetKind, rows: &[&RowSummary]) -> Result
     }
     for axis in axes {
         let name = format!("{key}-accuracy-vs-{}", axis.slug());
-        charts::accuracy_vs_cost(&dir.join(&name), dataset, rows, axis).map_err(ReportError::Chart)?;
-        let _ = writeln!(md, "![{}: test accuracy against {}]({name}.png)", dataset.name(), axis.slug());
+        charts::accuracy_vs_cost(&dir.join(&name), dataset, rows, axis)
+            .map_err(ReportError::Chart)?;
+        let _ = writeln!(
+            md,
+            "![{}: test accuracy against {}]({name}.png)",
+            dataset.name(),
+            axis.slug()
+        );
     }
     let name = format!("{key}-training-curves");
     curves::training_curves(&dir.join(&name), dataset, rows).map_err(ReportError::Chart)?;
@@ -154,7 +164,8 @@ pub fn table(dataset: DatasetKind, rows: &[&RowSummary]) -> String {
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} s |",
             r.row.label(),
             thousands(r.params as usize),
-            r.macs.map_or_else(|| "—".to_string(), |m| thousands(m as usize)),
+            r.macs
+                .map_or_else(|| "—".to_string(), |m| thousands(m as usize)),
             seeds.join(", "),
             mean_std(r.accuracy, n),
             mean_std(r.loss, n),
@@ -186,7 +197,9 @@ mod tests {
         let refs: Vec<&RowSummary> = rows.iter().collect();
         let md = table(DatasetKind::Mnist, &refs);
         assert!(
-            md.contains("| Conv2D | 1,000 | — | 0 | 0.9900 | 0.0100 | 0.9887 | 0.0180 | 0.9873 | 1 s |"),
+            md.contains(
+                "| Conv2D | 1,000 | — | 0 | 0.9900 | 0.0100 | 0.9887 | 0.0180 | 0.9873 | 1 s |"
+            ),
             "{md}"
         );
         assert!(

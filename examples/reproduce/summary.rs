@@ -72,7 +72,8 @@ pub fn summarize(results: &[RunResult]) -> Vec<RowSummary> {
         .into_iter()
         .map(|(row, mut runs)| {
             runs.sort_by_key(|r| r.seed);
-            let field = |f: fn(&RunResult) -> f64| Stat::of(&runs.iter().map(f).collect::<Vec<_>>());
+            let field =
+                |f: fn(&RunResult) -> f64| Stat::of(&runs.iter().map(f).collect::<Vec<_>>());
             RowSummary {
                 row,
                 params: runs[0].params,

@@ -88,7 +88,9 @@ pub enum SweepError {
         dir: PathBuf,
     },
     /// `--device cuda` in a build without CUDA.
-    #[error("this build has no CUDA support: rebuild with `--features cuda` (needs the CUDA toolkit)")]
+    #[error(
+        "this build has no CUDA support: rebuild with `--features cuda` (needs the CUDA toolkit)"
+    )]
     NoCuda,
     /// A CUDA device could not be opened.
     #[cfg(feature = "cuda")]
@@ -161,7 +163,11 @@ pub fn sweep(config: &SweepConfig, log: &mut dyn FnMut(&str)) -> Result<SweepOut
             "[{}/{}] {run}{}",
             i + 1,
             pending.len(),
-            if resume { " (resuming its checkpoint)" } else { "" }
+            if resume {
+                " (resuming its checkpoint)"
+            } else {
+                ""
+            }
         ));
         let train = TrainRun {
             run,
@@ -182,12 +188,7 @@ pub fn sweep(config: &SweepConfig, log: &mut dyn FnMut(&str)) -> Result<SweepOut
             commit: &commit,
         };
         let result = with_model(run.row, train)
-            .unwrap_or_else(|| {
-                Err(format!(
-                    "no paper model for this row ({})",
-                    run.row.label()
-                ))
-            })
+            .unwrap_or_else(|| Err(format!("no paper model for this row ({})", run.row.label())))
             .map_err(|message| SweepError::Train {
                 run: run.to_string(),
                 message,
@@ -272,8 +273,8 @@ fn git_commit() -> String {
     match git(&["rev-parse", "--short=12", "HEAD"]) {
         Some(out) if out.status.success() => {
             let mut commit = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            let dirty = git(&["diff", "--quiet", "HEAD", "--"])
-                .is_some_and(|o| o.status.code() == Some(1));
+            let dirty =
+                git(&["diff", "--quiet", "HEAD", "--"]).is_some_and(|o| o.status.code() == Some(1));
             if dirty {
                 commit.push_str("-dirty");
             }
@@ -293,7 +294,12 @@ mod tests {
     use crate::report::{self, ReportOptions};
     use crate::summary::summarize;
 
-    fn config(data: &Path, dataset: DatasetKind, results: PathBuf, work_dir: PathBuf) -> SweepConfig {
+    fn config(
+        data: &Path,
+        dataset: DatasetKind,
+        results: PathBuf,
+        work_dir: PathBuf,
+    ) -> SweepConfig {
         SweepConfig {
             dataset,
             selection: Selection::default(),
@@ -336,7 +342,12 @@ mod tests {
         let tmp = TempDir::new("sweep-shards");
         write_dataset(tmp.path(), DatasetKind::Mnist, 48, 16);
         let whole = tmp.path().join("whole.jsonl");
-        let base = config(tmp.path(), DatasetKind::Mnist, whole.clone(), tmp.path().join("work-whole"));
+        let base = config(
+            tmp.path(),
+            DatasetKind::Mnist,
+            whole.clone(),
+            tmp.path().join("work-whole"),
+        );
         let outcome = sweep(&base, &mut quiet).unwrap();
         assert_eq!((outcome.planned, outcome.trained), (12, 12));
 
@@ -357,7 +368,10 @@ mod tests {
         let sharded = report_without_time(&shard_files, &tmp.path().join("report-shards"));
         let unsharded = report_without_time(&[whole.clone()], &tmp.path().join("report-whole"));
         assert_eq!(sharded, unsharded);
-        assert!(unsharded.contains("| LightLayers k=4 | 7,878 | — | 0, 1 |"), "{unsharded}");
+        assert!(
+            unsharded.contains("| LightLayers k=4 | 7,878 | — | 0, 1 |"),
+            "{unsharded}"
+        );
         assert!(unsharded.contains("Picked k: **MNIST: k = "), "{unsharded}");
 
         // Run again: every run is in the results file, nothing is trained.
@@ -394,14 +408,20 @@ mod tests {
         })
         .unwrap();
         assert_eq!(resumed.trained, 1);
-        assert!(lines.iter().any(|l| l.contains("resuming its checkpoint")), "{lines:?}");
+        assert!(
+            lines.iter().any(|l| l.contains("resuming its checkpoint")),
+            "{lines:?}"
+        );
         let straight = &results::read(&tmp.path().join("straight.jsonl")).unwrap()[0];
         let resumed = &results::read(&tmp.path().join("resumed.jsonl")).unwrap()[0];
         assert_eq!(resumed.epochs.len(), 2);
         for (a, b) in straight.epochs.iter().zip(&resumed.epochs) {
             assert!(a.same_curve(b), "{a:?} vs {b:?}");
         }
-        assert_eq!(resumed.test_accuracy.to_bits(), straight.test_accuracy.to_bits());
+        assert_eq!(
+            resumed.test_accuracy.to_bits(),
+            straight.test_accuracy.to_bits()
+        );
     }
 
     #[test]
@@ -417,7 +437,12 @@ mod tests {
                 },
                 seeds: vec![0],
                 batch_size: 8,
-                ..config(tmp.path(), dataset, results_file.clone(), tmp.path().join("work"))
+                ..config(
+                    tmp.path(),
+                    dataset,
+                    results_file.clone(),
+                    tmp.path().join("work"),
+                )
             };
             assert_eq!(sweep(&cfg, &mut quiet).unwrap().trained, 2);
             let results = results::read(&results_file).unwrap();
@@ -432,7 +457,9 @@ mod tests {
                 .map(|p| (p.family, p.k, p.params, 20))
                 .collect();
             assert_eq!(got, expected, "{dataset}");
-            assert!(results.iter().all(|r| r.epochs.len() == 1 && r.test_loss.is_finite()));
+            assert!(results
+                .iter()
+                .all(|r| r.epochs.len() == 1 && r.test_loss.is_finite()));
         }
     }
 
@@ -450,7 +477,12 @@ mod tests {
             },
             seeds: vec![0],
             // A folder without data: loading it would fail.
-            ..config(&tmp.path().join("nothing"), DatasetKind::Cifar10, results_file, tmp.path().join("w"))
+            ..config(
+                &tmp.path().join("nothing"),
+                DatasetKind::Cifar10,
+                results_file,
+                tmp.path().join("w"),
+            )
         };
         let outcome = sweep(&cfg, &mut quiet).unwrap();
         assert_eq!((outcome.skipped, outcome.trained), (1, 0));
