@@ -57,6 +57,7 @@ pub fn with_model<T: ModelTask>(row: Row, task: T) -> Option<T::Output> {
 ///
 /// Reads the `Network` trait's `const MACS: usize` (beside `PARAMS`) once the macro
 /// computes it; until then the cost is unknown and reports show "—".
+#[allow(clippy::extra_unused_type_parameters)] // read by `M::MACS` then
 pub fn model_macs<M: Network>() -> Option<u64> {
     None
 }

@@ -366,7 +366,10 @@ mod tests {
         // A shard that ran twice into two files, and the whole sweep again: duplicates.
         shard_files.push(shard_files[0].clone());
         let sharded = report_without_time(&shard_files, &tmp.path().join("report-shards"));
-        let unsharded = report_without_time(&[whole.clone()], &tmp.path().join("report-whole"));
+        let unsharded = report_without_time(
+            std::slice::from_ref(&whole),
+            &tmp.path().join("report-whole"),
+        );
         assert_eq!(sharded, unsharded);
         assert!(
             unsharded.contains("| LightLayers k=4 | 7,878 | — | 0, 1 |"),
