@@ -164,6 +164,7 @@ fn draw<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc(format!("{} (log scale)", axis.title()))
         .y_desc("test accuracy (mean ± std over seeds)")
+        .x_labels(12)
         .x_label_formatter(&|v| thousands(v.round() as usize))
         .y_label_formatter(&|v| format!("{v:.3}"))
         .label_style((FAMILY, 15))
@@ -205,7 +206,8 @@ fn draw<DB: DrawingBackend>(
             .copied()
             .filter(|p| p.family == family)
             .collect();
-        markers(&mut chart, &mine, family, true, Some(family.paper_name()))?;
+        let label = (!mine.is_empty()).then_some(family.paper_name());
+        markers(&mut chart, &mine, family, true, label)?;
         markers(&mut chart, &theirs, family, false, None)?;
     }
     if !paper.is_empty() {

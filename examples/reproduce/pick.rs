@@ -98,15 +98,19 @@ fn saving(part: u64, whole: u64) -> String {
 impl Pick {
     /// One markdown paragraph saying what was picked and why.
     pub fn describe(&self) -> String {
+        let standing = if self.k == self.best_k {
+            "the best LightLayers row".to_string()
+        } else {
+            format!(
+                "within {} points of the best LightLayers row (k = {}, {:.4})",
+                self.epsilon_points, self.best_k, self.best_accuracy
+            )
+        };
         let mut text = format!(
-            "**{}: k = {}** — mean test accuracy {:.4}, within {} points of the best LightLayers \
-             row (k = {}, {:.4}); {} parameters, {}",
+            "**{}: k = {}** — mean test accuracy {:.4}, {standing}; {} parameters, {}",
             self.dataset.name(),
             self.k,
             self.accuracy,
-            self.epsilon_points,
-            self.best_k,
-            self.best_accuracy,
             thousands(self.params as usize),
             saving(self.params, self.conv_params),
         );
@@ -159,6 +163,9 @@ mod tests {
         // the network's constants.
         assert_eq!(p.conv_params, 1_000);
         assert_eq!(p.conv_accuracy, Some(0.99));
+        assert!(p
+            .describe()
+            .contains("0.9750, within 0.5 points of the best LightLayers row (k = 3, 0.9780)"));
         // A tighter ε keeps only the best; a wider one reaches k = 1.
         assert_eq!(pick(&refs, 0.1).unwrap().k, 3);
         assert_eq!(pick(&refs, 4.0).unwrap().k, 1);

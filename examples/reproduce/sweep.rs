@@ -266,10 +266,22 @@ fn fit_on<N: Network, D: Backend<f32>>(dev: D, run: &TrainRun) -> Result<TrainRe
         .map_err(|e| e.to_string())
 }
 
-/// The checked-out commit ("-dirty" when tracked files differ from it), or "unknown" outside
-/// a git work tree or without git.
+/// The source's commit: `$LIGHTLAYERS_COMMIT` at build time (for a binary built elsewhere,
+/// e.g. a cluster image), else the commit checked out in the source tree it was built from
+/// ("-dirty" when tracked files differ from it), else "unknown".
 fn git_commit() -> String {
-    let git = |args: &[&str]| Command::new("git").args(args).output().ok();
+    if let Some(commit) = option_env!("LIGHTLAYERS_COMMIT") {
+        return commit.to_string();
+    }
+    let source = env!("CARGO_MANIFEST_DIR");
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .arg("-C")
+            .arg(source)
+            .args(args)
+            .output()
+            .ok()
+    };
     match git(&["rev-parse", "--short=12", "HEAD"]) {
         Some(out) if out.status.success() => {
             let mut commit = String::from_utf8_lossy(&out.stdout).trim().to_string();
