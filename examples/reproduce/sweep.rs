@@ -88,6 +88,7 @@ pub enum SweepError {
         dir: PathBuf,
     },
     /// `--device cuda` in a build without CUDA.
+    #[cfg(not(feature = "cuda"))]
     #[error(
         "this build has no CUDA support: rebuild with `--features cuda` (needs the CUDA toolkit)"
     )]
