@@ -252,7 +252,13 @@ fn markers<'a, DB: DrawingBackend + 'a>(
         Family::Conv => chart.draw_series(
             xy.map(|at| EmptyElement::at(at) + Rectangle::new([(-5, -5), (5, 5)], style)),
         )?,
-        Family::Separable => chart.draw_series(xy.map(|at| TriangleMarker::new(at, 7, style)))?,
+        Family::Separable if filled => {
+            chart.draw_series(xy.map(|at| TriangleMarker::new(at, 7, style)))?
+        }
+        // plotters fills its triangle marker whatever the style: draw the outline.
+        Family::Separable => chart.draw_series(xy.map(|at| {
+            EmptyElement::at(at) + PathElement::new([(0, -7), (6, 4), (-6, 4), (0, -7)], style)
+        }))?,
         Family::Light => chart.draw_series(xy.map(|at| Circle::new(at, 6, style)))?,
     };
     if let Some(label) = label {
