@@ -55,11 +55,10 @@ pub fn with_model<T: ModelTask>(row: Row, task: T) -> Option<T::Output> {
 
 /// Multiply-accumulates per image of network `M` (forward), when the build knows them.
 ///
-/// Reads the `Network` trait's `const MACS: usize` (beside `PARAMS`) once the macro
-/// computes it; until then the cost is unknown and reports show "—".
-#[allow(clippy::extra_unused_type_parameters)] // read by `M::MACS` then
+/// The network's multiply–accumulates per image (`Network::MACS`, computed by the compiler).
+/// An `Option` because results files from other sources may not carry it.
 pub fn model_macs<M: Network>() -> Option<u64> {
-    None
+    Some(M::MACS as u64)
 }
 
 /// A row's cost from its network's constants: parameters and MACs.
