@@ -1,6 +1,7 @@
 //! The engine of lightlayers: factorized layers on dfdx, the convolution and pooling ops they
 //! need, and the traits the `network!` macro expands to.
 
+mod atomic_file;
 pub mod data;
 mod element;
 pub mod layers;

@@ -6,7 +6,6 @@
 use std::fs;
 use std::io::{BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use flate2::read::GzDecoder;
@@ -19,6 +18,7 @@ use super::error::DataError;
 use super::idx::{official_payloads, IDX_FILES};
 use super::kind::DatasetKind;
 use super::source::{hex, load_cache, read_maybe_gz, required_files, sha256};
+use crate::atomic_file::temp_path;
 
 /// The environment variable that replaces every download host by one mirror (see
 /// [`Mirror::at`]).
@@ -712,16 +712,4 @@ pub fn unpack_tar_gz(
     })();
     let _ = fs::remove_dir_all(&tmp);
     result.map(|()| target)
-}
-
-/// A fresh name beside `target` for writing before the final rename: `.NAME.part-PID-N`,
-/// hidden, in the same folder (so that the rename is atomic), unique within and across
-/// processes.
-fn temp_path(target: &Path) -> PathBuf {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = target
-        .file_name()
-        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
-    target.with_file_name(format!(".{name}.part-{}-{n}", std::process::id()))
 }

@@ -31,12 +31,12 @@ use dfdx::tensor::safetensors::SafeDtype;
 use serde::{Deserialize, Serialize};
 
 use super::adam::KerasAdam;
-use super::atomic;
 use super::error::TrainError;
 use super::lock::RunLock;
 use super::metrics::{EpochRecord, History, METRICS_CSV, METRICS_JSON};
 use super::schedule::{EarlyStopping, ReduceLrOnPlateau};
 use super::tensor_file::{Dtype, TensorFile};
+use crate::atomic_file as atomic;
 use crate::{Backend, Element};
 
 /// The trainer's state file, the checkpoint's commit point.
@@ -185,7 +185,7 @@ impl Checkpoint {
         let mut json = serde_json::to_string_pretty(state)
             .map_err(|e| TrainError::bad(self.state_path(), e.to_string()))?;
         json.push('\n');
-        atomic::write_bytes(&self.state_path(), json.as_bytes())
+        Ok(atomic::write_bytes(&self.state_path(), json.as_bytes())?)
     }
 
     /// Brings the folder in line with its state file after a run stopped while saving:

@@ -27,9 +27,9 @@ use dfdx::prelude::*;
 use dfdx::tensor::safetensors::SafeDtype;
 
 use super::adam::KerasAdam;
-use super::atomic;
 use super::checkpoint::{Checkpoint, TrainerState};
 use super::error::TrainError;
+use crate::atomic_file as atomic;
 use crate::{Backend, Element};
 
 /// One step of saving an epoch; see the module docs for what each writes.

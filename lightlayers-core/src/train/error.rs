@@ -156,6 +156,12 @@ pub enum TrainError {
     },
 }
 
+impl From<crate::atomic_file::FileError> for TrainError {
+    fn from(e: crate::atomic_file::FileError) -> Self {
+        TrainError::io(e.path, e.source)
+    }
+}
+
 impl TrainError {
     /// Wraps an I/O error with the path it concerns.
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {

@@ -6,9 +6,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::atomic;
 use super::batch::{check_fits, count_correct, cross_entropy, load_batch, model_device, scalar};
 use super::error::TrainError;
+use crate::atomic_file as atomic;
 use crate::data::{Batches, Dataset};
 use crate::{Backend, Element, Network, NetworkModel};
 

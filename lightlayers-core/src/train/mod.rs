@@ -30,7 +30,6 @@
 //! [`LOCK_FILE`]).
 
 mod adam;
-mod atomic;
 mod batch;
 mod checkpoint;
 mod commit;

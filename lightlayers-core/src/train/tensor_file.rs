@@ -11,8 +11,8 @@ use std::path::Path;
 
 use serde_json::{json, Map, Value};
 
-use super::atomic;
 use super::error::TrainError;
+use crate::atomic_file as atomic;
 
 /// The largest header accepted (100 MB, as the reference implementation).
 const MAX_HEADER: u64 = 100_000_000;
@@ -105,7 +105,7 @@ impl TensorFile {
 
     /// Writes the file atomically.
     pub(crate) fn save(&self, path: &Path) -> Result<(), TrainError> {
-        atomic::write_bytes(path, &self.to_bytes())
+        Ok(atomic::write_bytes(path, &self.to_bytes())?)
     }
 
     /// Reads and checks a file.
