@@ -280,7 +280,7 @@ fn pareto_front(points: &[Point]) -> Vec<Point> {
     sorted.sort_by(|a, b| a.x.total_cmp(&b.x).then(b.y.total_cmp(&a.y)));
     let mut front: Vec<Point> = Vec::new();
     for p in sorted {
-        if front.last().map_or(true, |best| p.y > best.y) {
+        if front.last().is_none_or(|best| p.y > best.y) {
             front.push(p);
         }
     }

@@ -1,41 +1,42 @@
 //! Test fixtures: temporary folders and tiny synthetic datasets in the real file formats
 //! (IDX for MNIST-like sets, CIFAR binary records), so sweeps run end to end in seconds.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
 use lightlayers::data::cifar::{
     CIFAR100_TEST_FILE, CIFAR100_TRAIN_FILE, CIFAR10_TEST_FILE, CIFAR10_TRAIN_FILES, IMAGE_BYTES,
 };
-use lightlayers::data::{idx, DatasetKind, IDX_FILES};
+use lightlayers::data::{DatasetKind, IDX_FILES};
 
 /// A folder under the system's temporary folder, removed when dropped.
-pub struct TempDir(PathBuf);
+pub struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     /// A new empty folder whose name starts with `name`.
     pub fn new(name: &str) -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "lightlayers-reproduce-{name}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("a temporary folder");
-        TempDir(path)
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("lightlayers-reproduce-{name}-"))
+            .tempdir()
+            .expect("a temporary folder");
+        TempDir(dir)
     }
 
     /// Its path.
     pub fn path(&self) -> &Path {
-        &self.0
+        self.0.path()
     }
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+/// An IDX file (big-endian magic and dimensions, then the bytes), uncompressed: the format of
+/// the MNIST files, with `dims` of 3 (images) or 1 (labels).
+fn write_idx(path: &Path, dims: &[usize], bytes: &[u8]) {
+    let magic: u32 = 0x0800 | dims.len() as u32;
+    let mut out = magic.to_be_bytes().to_vec();
+    for &d in dims {
+        out.extend_from_slice(&(d as u32).to_be_bytes());
     }
+    out.extend_from_slice(bytes);
+    std::fs::write(path, out).expect("an IDX fixture file");
 }
 
 /// Deterministic bytes: labels in `0..classes` and pixels in which each class has its own
@@ -70,9 +71,8 @@ pub fn write_dataset(root: &Path, kind: DatasetKind, train: usize, test: usize) 
     if kind.is_idx() {
         for (split, n, seed) in [(0, train, 1), (2, test, 2)] {
             let (labels, pixels) = images(n, 28 * 28, classes, seed);
-            idx::write_images(&dir.join(IDX_FILES[split]), 28, 28, &pixels, false)
-                .expect("IDX images");
-            idx::write_labels(&dir.join(IDX_FILES[split + 1]), &labels, false).expect("IDX labels");
+            write_idx(&dir.join(IDX_FILES[split]), &[n, 28, 28], &pixels);
+            write_idx(&dir.join(IDX_FILES[split + 1]), &[n], &labels);
         }
         return;
     }

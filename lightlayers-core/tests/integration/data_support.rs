@@ -62,7 +62,7 @@ pub fn assert_names(err: &impl std::fmt::Display, what: &Path) {
 /// An IDX image file (uncompressed) holding whole `rows×cols` images.
 pub fn encode_images(rows: usize, cols: usize, pixels: &[u8]) -> std::io::Result<Vec<u8>> {
     let image_len = rows * cols;
-    if image_len == 0 || pixels.len() % image_len != 0 {
+    if image_len == 0 || !pixels.len().is_multiple_of(image_len) {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             "not a whole number of images",
