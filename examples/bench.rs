@@ -1,5 +1,5 @@
 //! Training and inference throughput of the paper's models, measured like
-//! `../shared/bench/keras_throughput.py` so the two can be compared on one machine: synthetic
+//! `scripts/keras_throughput.py` so the two can be compared on one machine: synthetic
 //! images, batches of 64 for training (forward, cross-entropy + L2 penalty, backward, Adam),
 //! best of 3 timed epochs after a warm-up; batches of 256 for inference.
 //!

@@ -5,7 +5,7 @@
 //! smallest k that is as good as the best.
 //!
 //! ```text
-//! cargo run --release --example reproduce -- --dataset mnist --data-dir ../shared/data
+//! cargo run --release --example reproduce -- --dataset mnist --data-dir <DIR>
 //! cargo run --release --example reproduce -- --dataset cifar10 --variants light --k 1,3 --seeds 0 --download
 //! cargo run --release --example reproduce -- --dataset mnist --shard 0/3     # one machine of three
 //! cargo run --release --example reproduce -- report runs/reproduce/*.jsonl --pick --out report

@@ -1,5 +1,5 @@
 //! The paper's tables (Jha et al. 2020, test set) and the same models re-trained with
-//! TensorFlow on this project's machines (`../shared/PAPER.md`): the figures our rows are
+//! TensorFlow on this project's machines (`docs/paper.md`): the figures our rows are
 //! reported beside.
 
 use lightlayers::data::DatasetKind;
