@@ -7,7 +7,6 @@
 #[path = "../../lightlayers-core/tests/integration/temp_dir.rs"]
 mod temp_dir;
 
-mod compile_fail;
 #[cfg(feature = "cuda")]
 mod cuda_equivalence;
 mod learning;
