@@ -1,4 +1,5 @@
-//! A bounds-checked front for the `gemm` crate (the matrix kernel dfdx itself uses on `Cpu`).
+//! A bounds-checked front for the `gemm` crate's f32 and f64 kernels (dfdx itself multiplies
+//! matrices with `gemm` on `Cpu`).
 
 use crate::Element;
 
@@ -111,33 +112,66 @@ pub(crate) fn matmul<E: Element>(
         }
         return;
     }
-    // SAFETY: `gemm` reads lhs(r, d) at lhs.ptr + r*rs + d*cs for r < m, d < k, rhs(d, c) for
-    // d < k, c < n and writes dst(r, c) for r < m, c < n. Every view was checked at construction
-    // to have its whole extent ((rows-1)*rs + (cols-1)*cs + 1) inside its slice, with
-    // non-negative strides, so every access is in bounds. `dst` is borrowed mutably and the
-    // inputs immutably, so they cannot alias. `E` is f32 or f64 (sealed `Element`), the two
-    // real types `gemm` supports. `Parallelism::None` keeps the call on this thread.
+    // The kernels prefer a column-major destination: a row-major one is computed as its
+    // transpose, dstᵀ = rhsᵀ × lhsᵀ (what the `gemm` crate's own front end does).
+    let (m, n, dst_cs, dst_rs, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs) =
+        if dst.col_stride < dst.row_stride {
+            let (l, r) = (rhs, lhs);
+            (
+                n,
+                m,
+                dst.row_stride,
+                dst.col_stride,
+                l.data,
+                l.row_stride,
+                l.col_stride,
+                r.data,
+                r.row_stride,
+                r.col_stride,
+            )
+        } else {
+            (
+                m,
+                n,
+                dst.col_stride,
+                dst.row_stride,
+                lhs.data,
+                lhs.col_stride,
+                lhs.row_stride,
+                rhs.data,
+                rhs.col_stride,
+                rhs.row_stride,
+            )
+        };
+    // SAFETY: the kernel reads lhs(r, d) at lhs.ptr + r*lhs_rs + d*lhs_cs for r < m, d < k,
+    // rhs(d, c) for d < k, c < n and writes dst(r, c) for r < m, c < n; swapping the operands
+    // and both strides of each above describes the same elements of the same slices. Every
+    // view was checked at construction to have its whole extent ((rows-1)*rs + (cols-1)*cs + 1)
+    // inside its slice, with non-negative strides, so every access is in bounds. `dst` is
+    // borrowed mutably and the inputs immutably, so they cannot alias. `gemm_kernel` is the
+    // kernel for `E` itself (f32 or f64, sealed `Element`). `Parallelism::None` keeps the call
+    // on this thread.
     unsafe {
-        gemm::gemm(
+        E::gemm_kernel()(
             m,
             n,
             k,
             dst.data.as_mut_ptr(),
-            dst.col_stride as isize,
-            dst.row_stride as isize,
+            dst_cs as isize,
+            dst_rs as isize,
             accumulate,
-            lhs.data.as_ptr(),
-            lhs.col_stride as isize,
-            lhs.row_stride as isize,
-            rhs.data.as_ptr(),
-            rhs.col_stride as isize,
-            rhs.row_stride as isize,
+            lhs.as_ptr(),
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            rhs_cs as isize,
+            rhs_rs as isize,
             E::one(),
             E::one(),
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            gemm_common::Parallelism::None,
         );
     }
 }
@@ -164,6 +198,25 @@ mod tests {
                 let want: f64 = 1.0 + (0..k).map(|d| a[r * k + d] * b[col * k + d]).sum::<f64>();
                 assert!((c[r * n + col] - want).abs() < 1e-12);
             }
+        }
+    }
+
+    #[test]
+    fn a_single_column_destination_is_not_transposed_and_still_right() {
+        // one column: row and column strides are equal, the kernel takes it as it is
+        let (m, k) = (4, 3);
+        let a: Vec<f32> = (0..m * k).map(|i| i as f32 - 2.0).collect();
+        let b = [0.5f32, -1.0, 2.0];
+        let mut c = vec![0.0f32; m];
+        matmul(
+            MatMut::row_major(&mut c, m, 1),
+            MatRef::row_major(&a, m, k),
+            MatRef::row_major(&b, k, 1),
+            false,
+        );
+        for (r, &got) in c.iter().enumerate() {
+            let want: f32 = (0..k).map(|d| a[r * k + d] * b[d]).sum();
+            assert!((got - want).abs() < 1e-6, "row {r}: {got} vs {want}");
         }
     }
 

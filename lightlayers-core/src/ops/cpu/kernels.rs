@@ -66,10 +66,37 @@ pub trait CpuKernels: Sized + 'static {
     fn mask_by_positive(y: &[Self], grad: &mut [Self]);
     /// See [`elementwise::accumulate`].
     fn accumulate(dst: &mut [Self], src: &[Self]);
+    /// The `gemm` crate's matrix kernel for this type (see [`super::gemm::matmul`]).
+    fn gemm_kernel() -> GemmKernel<Self>;
 }
 
+/// `dst := alpha·dst + beta·lhs·rhs` on strided matrices, as the `gemm` crate's kernels take
+/// it: m, n, k; dst, its column and row strides, whether to read it; lhs and rhs likewise;
+/// alpha, beta; three conjugation flags (ignored for real types); the threads to use.
+pub type GemmKernel<E> = unsafe fn(
+    usize,
+    usize,
+    usize,
+    *mut E,
+    isize,
+    isize,
+    bool,
+    *const E,
+    isize,
+    isize,
+    *const E,
+    isize,
+    isize,
+    E,
+    E,
+    bool,
+    bool,
+    bool,
+    gemm_common::Parallelism,
+);
+
 macro_rules! impl_kernels {
-    ($t:ty) => {
+    ($t:ty, $gemm:path) => {
         impl CpuKernels for $t {
             fn conv2d_forward(
                 g: &ConvGeometry,
@@ -153,9 +180,12 @@ macro_rules! impl_kernels {
             fn accumulate(dst: &mut [Self], src: &[Self]) {
                 elementwise::accumulate(dst, src)
             }
+            fn gemm_kernel() -> GemmKernel<Self> {
+                $gemm()
+            }
         }
     };
 }
 
-impl_kernels!(f32);
-impl_kernels!(f64);
+impl_kernels!(f32, gemm_f32::gemm::f32::get_gemm_fn);
+impl_kernels!(f64, gemm_f64::gemm::f64::get_gemm_fn);
