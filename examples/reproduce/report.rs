@@ -123,6 +123,19 @@ fn distinct(rows: &[&RowSummary], f: impl Fn(&crate::results::RunResult) -> Stri
     values.join(" / ")
 }
 
+/// A run's data source without the folders above the dataset's own ("data folder …/mnist"):
+/// the runs of one sweep name one folder differently on each machine or working directory.
+fn where_from(data: &str) -> String {
+    for prefix in ["data folder ", "cache ", "downloaded to "] {
+        if let Some(path) = data.strip_prefix(prefix) {
+            if let Some(name) = std::path::Path::new(path).file_name() {
+                return format!("{prefix}…/{}", name.to_string_lossy());
+            }
+        }
+    }
+    data.to_string()
+}
+
 fn mean_std(s: Stat, runs: usize) -> String {
     if runs > 1 {
         format!("{:.4} ± {:.4}", s.mean, s.std)
@@ -138,7 +151,7 @@ pub fn table(dataset: DatasetKind, rows: &[&RowSummary]) -> String {
         md,
         "Data: {} ({} train / {} test images); {} epochs planned, batches of {}, learning rate {}; \
          device {}; commit {}.\n",
-        distinct(rows, |r| r.data.clone()),
+        distinct(rows, |r| where_from(&r.data)),
         distinct(rows, |r| r.train_examples.to_string()),
         distinct(rows, |r| r.test_examples.to_string()),
         distinct(rows, |r| r.epochs_planned.to_string()),
@@ -206,6 +219,23 @@ mod tests {
             md.contains("| LightLayers k=3 | 1,000 | — | 0, 1 | 0.9750 ± 0.0071 | 0.0250 ± 0.0071 | 0.9775 | 0.0513 | 0.9884 | 1 s |"),
             "{md}"
         );
+    }
+
+    #[test]
+    fn data_sources_are_named_by_their_own_folder() {
+        assert_eq!(
+            where_from("data folder /work/data/mnist"),
+            "data folder …/mnist"
+        );
+        assert_eq!(
+            where_from("data folder ../data/mnist"),
+            "data folder …/mnist"
+        );
+        assert_eq!(
+            where_from("cache /root/.cache/x/cifar10"),
+            "cache …/cifar10"
+        );
+        assert_eq!(where_from("the embedded subset"), "the embedded subset");
     }
 
     #[test]

@@ -269,7 +269,8 @@ fn fit_on<N: Network, D: Backend<f32>>(dev: D, run: &TrainRun) -> Result<TrainRe
 
 /// The source's commit: `$LIGHTLAYERS_COMMIT` at build time (for a binary built elsewhere,
 /// e.g. a cluster image), else the commit checked out in the source tree it was built from
-/// ("-dirty" when tracked files differ from it), else "unknown".
+/// ("-dirty" when tracked files other than `results/` differ from it: results files grow as
+/// a sweep runs, the code that trains does not), else "unknown".
 fn git_commit() -> String {
     if let Some(commit) = option_env!("LIGHTLAYERS_COMMIT") {
         return commit.to_string();
@@ -286,8 +287,8 @@ fn git_commit() -> String {
     match git(&["rev-parse", "--short=12", "HEAD"]) {
         Some(out) if out.status.success() => {
             let mut commit = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            let dirty =
-                git(&["diff", "--quiet", "HEAD", "--"]).is_some_and(|o| o.status.code() == Some(1));
+            let dirty = git(&["diff", "--quiet", "HEAD", "--", ".", ":(exclude)results"])
+                .is_some_and(|o| o.status.code() == Some(1));
             if dirty {
                 commit.push_str("-dirty");
             }
