@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use plotters::coord::combinators::LogCoord;
+use plotters::coord::combinators::{LogCoord, WithKeyPoints};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -90,8 +90,26 @@ pub fn accuracy_vs_cost(
     .map_err(|e| format!("{}: {e}", png.display()))
 }
 
-type Coords = Cartesian2d<LogCoord<f64>, RangedCoordf64>;
+type Coords = Cartesian2d<WithKeyPoints<LogCoord<f64>>, RangedCoordf64>;
 type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+/// Ticks of a log axis from `lo` to `hi` at 1, 2, 3 and 5 times the powers of ten: the
+/// paper's models span one decade or two, where ticks at the powers alone leave most points
+/// without a figure below them.
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let mut ticks = Vec::new();
+    let mut decade = 10f64.powi(lo.log10().floor() as i32);
+    while decade <= hi {
+        for step in [1.0, 2.0, 3.0, 5.0] {
+            let tick = step * decade;
+            if (lo..=hi).contains(&tick) {
+                ticks.push(tick);
+            }
+        }
+        decade *= 10.0;
+    }
+    ticks
+}
 
 /// A point of the chart: cost, mean accuracy, its spread, and the family and rank.
 #[derive(Clone, Copy)]
@@ -157,14 +175,15 @@ fn draw<DB: DrawingBackend>(
         .x_label_area_size(48)
         .y_label_area_size(72)
         .build_cartesian_2d(
-            (x_lo / 1.3..x_hi * 1.3).log_scale(),
+            (x_lo / 1.3..x_hi * 1.3)
+                .log_scale()
+                .with_key_points(log_ticks(x_lo / 1.3, x_hi * 1.3)),
             (y_lo - pad).max(0.0)..(y_hi + pad).min(1.0),
         )?;
     chart
         .configure_mesh()
         .x_desc(format!("{} (log scale)", axis.title()))
         .y_desc("test accuracy (mean ± std over seeds)")
-        .x_labels(12)
         .x_label_formatter(&|v| thousands(v.round() as usize))
         .y_label_formatter(&|v| format!("{v:.3}"))
         .label_style((FAMILY, 15))
@@ -299,6 +318,18 @@ mod tests {
             family: Family::Light,
             k: None,
         }
+    }
+
+    #[test]
+    fn log_ticks_fall_at_one_two_three_five_inside_the_range() {
+        assert_eq!(
+            log_ticks(2_037.0, 24_463.0),
+            [3_000.0, 5_000.0, 10_000.0, 20_000.0]
+        );
+        assert_eq!(
+            log_ticks(250_000.0, 2_400_000.0),
+            [300_000.0, 500_000.0, 1e6, 2e6]
+        );
     }
 
     #[test]
