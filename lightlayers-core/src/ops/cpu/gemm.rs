@@ -114,43 +114,18 @@ pub(crate) fn matmul<E: Element>(
     }
     // The kernels prefer a column-major destination: a row-major one is computed as its
     // transpose, dstᵀ = rhsᵀ × lhsᵀ (what the `gemm` crate's own front end does).
-    let (m, n, dst_cs, dst_rs, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs) =
-        if dst.col_stride < dst.row_stride {
-            let (l, r) = (rhs, lhs);
-            (
-                n,
-                m,
-                dst.row_stride,
-                dst.col_stride,
-                l.data,
-                l.row_stride,
-                l.col_stride,
-                r.data,
-                r.row_stride,
-                r.col_stride,
-            )
-        } else {
-            (
-                m,
-                n,
-                dst.col_stride,
-                dst.row_stride,
-                lhs.data,
-                lhs.col_stride,
-                lhs.row_stride,
-                rhs.data,
-                rhs.col_stride,
-                rhs.row_stride,
-            )
-        };
-    // SAFETY: the kernel reads lhs(r, d) at lhs.ptr + r*lhs_rs + d*lhs_cs for r < m, d < k,
-    // rhs(d, c) for d < k, c < n and writes dst(r, c) for r < m, c < n; swapping the operands
-    // and both strides of each above describes the same elements of the same slices. Every
-    // view was checked at construction to have its whole extent ((rows-1)*rs + (cols-1)*cs + 1)
-    // inside its slice, with non-negative strides, so every access is in bounds. `dst` is
-    // borrowed mutably and the inputs immutably, so they cannot alias. `gemm_kernel` is the
-    // kernel for `E` itself (f32 or f64, sealed `Element`). `Parallelism::None` keeps the call
-    // on this thread.
+    let (m, n, dst_cs, dst_rs, lhs, rhs) = if dst.col_stride < dst.row_stride {
+        (n, m, dst.row_stride, dst.col_stride, rhs.t(), lhs.t())
+    } else {
+        (m, n, dst.col_stride, dst.row_stride, lhs, rhs)
+    };
+    // SAFETY: the kernel reads lhs(r, d) at lhs.ptr + r*rs + d*cs for r < m, d < k, rhs(d, c)
+    // for d < k, c < n and writes dst(r, c) for r < m, c < n; the transposed views above
+    // describe the same elements of the same slices. Every view was checked at construction
+    // to have its whole extent ((rows-1)*rs + (cols-1)*cs + 1) inside its slice, with
+    // non-negative strides, so every access is in bounds. `dst` is borrowed mutably and the
+    // inputs immutably, so they cannot alias. `gemm_kernel` is the kernel for `E` itself (f32
+    // or f64, sealed `Element`). `Parallelism::None` keeps the call on this thread.
     unsafe {
         E::gemm_kernel()(
             m,
@@ -160,12 +135,12 @@ pub(crate) fn matmul<E: Element>(
             dst_cs as isize,
             dst_rs as isize,
             accumulate,
-            lhs.as_ptr(),
-            lhs_cs as isize,
-            lhs_rs as isize,
-            rhs.as_ptr(),
-            rhs_cs as isize,
-            rhs_rs as isize,
+            lhs.data.as_ptr(),
+            lhs.col_stride as isize,
+            lhs.row_stride as isize,
+            rhs.data.as_ptr(),
+            rhs.col_stride as isize,
+            rhs.row_stride as isize,
             E::one(),
             E::one(),
             false,
