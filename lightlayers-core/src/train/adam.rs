@@ -23,10 +23,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
+use dfdx::nn::tensor_collection::TensorCollection;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::error::TrainError;
+use super::model_tensors::{walk, walk_mut, Item, ModelTensor};
 use super::tensor_file::{Dtype, Entry, TensorFile};
 use crate::{Backend, Element};
 
@@ -201,7 +203,7 @@ impl<E: Element, D: Backend<E>> KerasAdam<E, D> {
         let t = step as f64;
         let c = &self.config;
         let lr_t = c.lr * (1.0 - c.beta2.powf(t)).sqrt() / (1.0 - c.beta1.powf(t));
-        let mut visitor = UpdateVisitor {
+        let mut update = Update {
             moments: &mut self.moments,
             grads,
             fresh: self.step == 0,
@@ -213,11 +215,14 @@ impl<E: Element, D: Backend<E>> KerasAdam<E, D> {
             epsilon: E::of(c.epsilon),
             lr_t: E::of(lr_t),
         };
-        M::iter_tensors(&mut RecursiveWalker {
-            m: (model, String::new()),
-            f: &mut visitor,
+        walk_mut(model, &mut |name, item| match item {
+            Item::Tensor {
+                trainable: true,
+                tensor,
+            } => update.apply(name, tensor),
+            _ => Ok(()),
         })?;
-        let visited = visitor.visited;
+        let visited = update.visited;
         check_none_left(self.moments.len(), visited)?;
         self.step = step;
         Ok(())
@@ -230,15 +235,19 @@ impl<E: Element, D: Backend<E>> KerasAdam<E, D> {
         if self.step == 0 && self.moments.is_empty() {
             return Ok(());
         }
-        let mut check = FitCheck {
-            moments: &self.moments,
-            visited: 0,
-        };
-        M::iter_tensors(&mut RecursiveWalker {
-            m: (model, String::new()),
-            f: &mut check,
+        let mut visited = 0;
+        walk(model, &mut |name, item| {
+            if let Item::Tensor {
+                trainable: true,
+                tensor,
+            } = item
+            {
+                check_moments(self.moments.get(name), name, tensor.len(), false)?;
+                visited += 1;
+            }
+            Ok(())
         })?;
-        check_none_left(self.moments.len(), check.visited)
+        check_none_left(self.moments.len(), visited)
     }
 
     /// Writes the whole state (settings, step, moments) to a safetensors file, atomically:
@@ -249,7 +258,6 @@ impl<E: Element, D: Backend<E>> KerasAdam<E, D> {
 
     /// The state as a safetensors file in memory.
     fn to_file(&self) -> TensorFile {
-        let dtype = element_dtype::<E>();
         let mut file = TensorFile::default();
         let meta = [
             ("format", FORMAT.to_string()),
@@ -266,10 +274,7 @@ impl<E: Element, D: Backend<E>> KerasAdam<E, D> {
             for (prefix, t) in [("m/", &mo.m), ("v/", &mo.v)] {
                 file.tensors.insert(
                     format!("{prefix}{name}"),
-                    Entry {
-                        dtype,
-                        bytes: to_bytes(&t.as_vec(), dtype),
-                    },
+                    Entry::of_values(&t.as_vec(), vec![t.shape().0]),
                 );
             }
         }
@@ -309,7 +314,7 @@ impl<E: Element, D: Backend<E>> KerasAdam<E, D> {
         let step: u64 = step_text
             .parse()
             .map_err(|_| format!("metadata \"step\" = {step_text:?} is not a count"))?;
-        let dtype = element_dtype::<E>();
+        let dtype = Dtype::of::<E>();
         let mut moments = BTreeMap::new();
         for (key, m) in &file.tensors {
             let Some(name) = key.strip_prefix("m/") else {
@@ -335,7 +340,7 @@ impl<E: Element, D: Backend<E>> KerasAdam<E, D> {
             }
             let tensor = |e: &Entry| {
                 device
-                    .try_tensor_from_vec(from_bytes::<E>(&e.bytes, dtype), (e.len(),))
+                    .try_tensor_from_vec(e.values::<E>(), (e.len(),))
                     .map_err(|e| e.to_string())
             };
             moments.insert(
@@ -362,45 +367,8 @@ impl<E: Element, D: Backend<E>> KerasAdam<E, D> {
     }
 }
 
-/// The safetensors type of `E` (sealed to `f32` and `f64`).
-fn element_dtype<E: Element>() -> Dtype {
-    Dtype::of_size(std::mem::size_of::<E>()).unwrap_or(Dtype::F64)
-}
-
-/// Little-endian bytes of `values` (exact: an `f32` widened to `f64` narrows back unchanged).
-fn to_bytes<E: Element>(values: &[E], dtype: Dtype) -> Vec<u8> {
-    match dtype {
-        Dtype::F32 => values
-            .iter()
-            .flat_map(|v| (v.to_f64_lossless() as f32).to_le_bytes())
-            .collect(),
-        Dtype::F64 => values
-            .iter()
-            .flat_map(|v| v.to_f64_lossless().to_le_bytes())
-            .collect(),
-    }
-}
-
-/// The values of little-endian `bytes` of `dtype` (whose length the reader checked).
-fn from_bytes<E: Element>(bytes: &[u8], dtype: Dtype) -> Vec<E> {
-    match dtype {
-        Dtype::F32 => bytes
-            .chunks_exact(4)
-            .map(|b| E::of(f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64))
-            .collect(),
-        Dtype::F64 => bytes
-            .chunks_exact(8)
-            .map(|b| {
-                let mut a = [0u8; 8];
-                a.copy_from_slice(b);
-                E::of(f64::from_le_bytes(a))
-            })
-            .collect(),
-    }
-}
-
-/// Walks a model's trainable tensors, updating each with its gradient and moments.
-struct UpdateVisitor<'a, E: Element, D: Backend<E>> {
+/// One Adam step in progress: the state and settings each trainable tensor is updated with.
+struct Update<'a, E: Element, D: Backend<E>> {
     moments: &'a mut BTreeMap<String, Moments<E, D>>,
     grads: &'a mut Gradients<E, D>,
     /// Whether this is the first step (moments start at zero) or a continuation (every
@@ -415,7 +383,7 @@ struct UpdateVisitor<'a, E: Element, D: Backend<E>> {
     lr_t: E,
 }
 
-impl<E: Element, D: Backend<E>> UpdateVisitor<'_, E, D> {
+impl<E: Element, D: Backend<E>> Update<'_, E, D> {
     /// The moments of `name`, taken out of the map (so that the ops below own their buffers
     /// and can reuse them): zeros on the first step; on a later one, an error unless they fit.
     fn take_moments(
@@ -471,30 +439,14 @@ fn check_none_left(saved: usize, visited: usize) -> Result<(), TrainError> {
     Ok(())
 }
 
-impl<E: Element, D: Backend<E>> TensorVisitor<E, D> for UpdateVisitor<'_, E, D> {
-    type Viewer = (ViewTensorMut, ViewTensorName);
-    type Err = TrainError;
-    type E2 = E;
-    type D2 = D;
-
-    fn visit<S: Shape>(
-        &mut self,
-        opts: TensorOptions<S, E, D>,
-        (p, name): (&mut Tensor<S, E, D>, String),
-    ) -> Result<Option<Tensor<S, E, D>>, TrainError> {
-        if !opts.do_gradient_update {
-            return Ok(None);
-        }
-        let len = p.shape().num_elements();
+impl<E: Element, D: Backend<E>> Update<'_, E, D> {
+    /// Updates the trainable tensor at `name` with its gradient and moments.
+    fn apply(&mut self, name: &str, p: &mut dyn ModelTensor<E, D>) -> Result<(), TrainError> {
+        let len = p.len();
         let device = p.device().clone();
-        let Moments { m, v } = self.take_moments(&name, len, &device)?;
+        let Moments { m, v } = self.take_moments(name, len, &device)?;
         let dev_err = TrainError::device;
-        self.grads.try_alloc_for(p).map_err(dev_err)?;
-        let g = self
-            .grads
-            .get(p)
-            .try_reshape_like(&(len,))
-            .map_err(dev_err)?;
+        let g = p.flat_gradient(self.grads).map_err(dev_err)?;
         // m = β1·m + (1 − β1)·g
         let m = m
             .try_mul(self.beta1)
@@ -505,48 +457,15 @@ impl<E: Element, D: Backend<E>> TensorVisitor<E, D> for UpdateVisitor<'_, E, D> 
             .try_mul(self.beta2)
             .and_then(|v| v.try_add(g.try_square()?.try_mul(self.one_minus_beta2)?))
             .map_err(dev_err)?;
-        // p −= lr_t·m / (sqrt(v) + ε), in place so that the tensor keeps its id (gradients
-        // are keyed by it).
+        // p −= lr_t·m / (sqrt(v) + ε)
         let step = m
             .clone()
             .try_mul(self.lr_t)
             .and_then(|num| num.try_div(v.clone().try_sqrt()?.try_add(self.epsilon)?))
-            .and_then(|s| s.try_reshape_like(p.shape()))
             .map_err(dev_err)?;
-        p.try_axpy(1.0, &step, -1.0).map_err(dev_err)?;
-        self.moments.insert(name, Moments { m, v });
+        p.subtract(&step).map_err(dev_err)?;
+        self.moments.insert(name.to_string(), Moments { m, v });
         self.visited += 1;
-        Ok(None)
-    }
-}
-
-/// Walks a model's trainable tensors, checking that each has moments of its length.
-struct FitCheck<'a, E: Element, D: Backend<E>> {
-    moments: &'a BTreeMap<String, Moments<E, D>>,
-    visited: usize,
-}
-
-impl<E: Element, D: Backend<E>> TensorVisitor<E, D> for FitCheck<'_, E, D> {
-    type Viewer = (ViewTensorRef, ViewTensorName);
-    type Err = TrainError;
-    type E2 = E;
-    type D2 = D;
-
-    fn visit<S: Shape>(
-        &mut self,
-        opts: TensorOptions<S, E, D>,
-        (p, name): (&Tensor<S, E, D>, String),
-    ) -> Result<Option<Tensor<S, E, D>>, TrainError> {
-        if !opts.do_gradient_update {
-            return Ok(None);
-        }
-        check_moments(
-            self.moments.get(&name),
-            &name,
-            p.shape().num_elements(),
-            false,
-        )?;
-        self.visited += 1;
-        Ok(None)
+        Ok(())
     }
 }

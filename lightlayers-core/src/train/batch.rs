@@ -120,39 +120,6 @@ pub(crate) fn count_correct<E: Element>(scores: &[E], labels: &[usize]) -> usize
         .count()
 }
 
-/// The device of a model's first tensor.
-pub(crate) fn model_device<M: TensorCollection<E, D>, E: Element, D: Backend<E>>(
-    model: &M,
-) -> Result<D, TrainError> {
-    struct First<D>(Option<D>);
-    impl<E: Element, D: Backend<E>> TensorVisitor<E, D> for First<D> {
-        type Viewer = ViewTensorRef;
-        type Err = D::Err;
-        type E2 = E;
-        type D2 = D;
-        fn visit<S: Shape>(
-            &mut self,
-            _: TensorOptions<S, E, D>,
-            t: &Tensor<S, E, D>,
-        ) -> Result<Option<Tensor<S, E, D>>, D::Err> {
-            if self.0.is_none() {
-                self.0 = Some(t.device().clone());
-            }
-            Ok(None)
-        }
-    }
-    let mut first = First(None);
-    M::iter_tensors(&mut RecursiveWalker {
-        m: model,
-        f: &mut first,
-    })
-    .map_err(TrainError::device)?;
-    first.0.ok_or(TrainError::InvalidConfig {
-        name: "model",
-        reason: "it holds no tensor, so no device to evaluate on".to_string(),
-    })
-}
-
 /// The value of a scalar tensor, on the host, as `f64` (NaN if the device returned nothing).
 pub(crate) fn scalar<E: Element, D: Backend<E>, T>(t: &Tensor<Rank0, E, D, T>) -> f64 {
     t.as_vec().first().map_or(f64::NAN, |v| v.to_f64_lossless())

@@ -5,9 +5,9 @@
 //! | file | content |
 //! |---|---|
 //! | `state.json` | [`TrainerState`]: epochs done, learning rate, callbacks, history, settings, and the names of the two files below |
-//! | `weights-epoch-NNNN.safetensors` | the model after epoch NNNN (dfdx's `SaveToSafetensors`, batch-norm statistics included) |
+//! | `weights-epoch-NNNN.safetensors` | the model after epoch NNNN ([`save_weights`](super::save_weights), batch-norm statistics included) |
 //! | `optimizer-epoch-NNNN.safetensors` | [`KerasAdam`]'s step and moments after that epoch |
-//! | `model.safetensors` | a copy of the latest weights under a fixed name, for inference (`LoadFromSafetensors`) |
+//! | `model.safetensors` | a copy of the latest weights under a fixed name, for inference ([`load_weights`](super::load_weights), or dfdx's `load_safetensors`) |
 //! | `metrics.csv`, `metrics.json` | the [`History`] |
 //! | `.lightlayers.lock` | the lock that keeps a second run out of the folder (see [`LOCK_FILE`](super::LOCK_FILE)) |
 //!
@@ -27,7 +27,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use dfdx::prelude::*;
-use dfdx::tensor::safetensors::SafeDtype;
 use serde::{Deserialize, Serialize};
 
 use super::adam::KerasAdam;
@@ -35,7 +34,7 @@ use super::error::TrainError;
 use super::lock::RunLock;
 use super::metrics::{EpochRecord, History, METRICS_CSV, METRICS_JSON};
 use super::schedule::{EarlyStopping, ReduceLrOnPlateau};
-use super::tensor_file::{Dtype, TensorFile};
+use super::weights::load_weights;
 use crate::atomic_file as atomic;
 use crate::{Backend, Element};
 
@@ -251,7 +250,7 @@ impl Checkpoint {
     ) -> Result<(KerasAdam<E, D>, TrainerState), TrainError>
     where
         M: TensorCollection<E, D>,
-        E: Element + SafeDtype,
+        E: Element,
         D: Backend<E>,
     {
         let state = self.read_state()?;
@@ -310,72 +309,6 @@ fn is_partial_file(name: &str) -> bool {
         return false;
     };
     is_epoch_file(target) || [STATE_FILE, MODEL_FILE, METRICS_CSV, METRICS_JSON].contains(&target)
-}
-
-/// Loads weights saved by dfdx's `SaveToSafetensors` into `model`, after checking that every
-/// tensor of the model is in the file with its element type and size (dfdx's loader would
-/// panic on a file of the other float type). `model` is untouched on error.
-pub fn load_weights<M, E, D>(model: &mut M, path: &Path) -> Result<(), TrainError>
-where
-    M: TensorCollection<E, D>,
-    E: Element + SafeDtype,
-    D: Backend<E>,
-{
-    let file = TensorFile::load(path)?;
-    let mut check = WeightCheck {
-        file: &file,
-        dtype: Dtype::of_size(std::mem::size_of::<E>()).unwrap_or(Dtype::F64),
-    };
-    M::iter_tensors(&mut RecursiveWalker {
-        m: (&*model, String::new()),
-        f: &mut check,
-    })
-    .map_err(|reason| TrainError::bad(path, reason))?;
-    model.load_safetensors(path).map_err(|e| {
-        let reason = match e {
-            dfdx::tensor::safetensors::Error::IoError(e) => return TrainError::io(path, e),
-            other => format!("cannot load the weights: {other:?}"),
-        };
-        TrainError::bad(path, reason)
-    })
-}
-
-/// Checks that a safetensors file holds each tensor of a model, of the right type and size.
-struct WeightCheck<'a> {
-    file: &'a TensorFile,
-    dtype: Dtype,
-}
-
-impl<E: Element, D: Backend<E>> TensorVisitor<E, D> for WeightCheck<'_> {
-    type Viewer = (ViewTensorRef, ViewTensorName);
-    type Err = String;
-    type E2 = E;
-    type D2 = D;
-
-    fn visit<S: Shape>(
-        &mut self,
-        _: TensorOptions<S, E, D>,
-        (t, name): (&Tensor<S, E, D>, String),
-    ) -> Result<Option<Tensor<S, E, D>>, String> {
-        let entry =
-            self.file.tensors.get(&name).ok_or_else(|| {
-                format!("tensor {name:?} is missing (weights of another network?)")
-            })?;
-        if entry.dtype != self.dtype {
-            return Err(format!(
-                "tensor {name:?} is {:?}, the model is {:?}",
-                entry.dtype, self.dtype
-            ));
-        }
-        let len = t.shape().num_elements();
-        if entry.len() != len {
-            return Err(format!(
-                "tensor {name:?} holds {} values, the model's {len} (weights of another network?)",
-                entry.len()
-            ));
-        }
-        Ok(None)
-    }
 }
 
 /// The history inside [`TrainerState`], with every float stored exactly (see `exact`).

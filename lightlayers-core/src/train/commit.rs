@@ -24,11 +24,11 @@
 use std::fs;
 
 use dfdx::prelude::*;
-use dfdx::tensor::safetensors::SafeDtype;
 
 use super::adam::KerasAdam;
 use super::checkpoint::{Checkpoint, TrainerState};
 use super::error::TrainError;
+use super::weights::save_weights;
 use crate::atomic_file as atomic;
 use crate::{Backend, Element};
 
@@ -79,7 +79,7 @@ pub struct Commit<'a, M, E: Element, D: Backend<E>> {
 impl<'a, M, E, D> Commit<'a, M, E, D>
 where
     M: TensorCollection<E, D>,
-    E: Element + SafeDtype,
+    E: Element,
     D: Backend<E>,
 {
     /// A save of `model` and `optimizer` as epoch `state.epochs_done`; nothing is written yet.
@@ -118,12 +118,7 @@ where
         let dir = cp.dir();
         match step {
             CommitStep::Weights => {
-                let target = dir.join(&self.next.weights_file);
-                atomic::write_with(&target, |tmp| {
-                    self.model
-                        .save_safetensors(tmp)
-                        .map_err(|e| weights_error(&target, e))
-                })?;
+                save_weights(self.model, &dir.join(&self.next.weights_file))?;
             }
             CommitStep::Optimizer => {
                 self.optimizer.save(&dir.join(&self.next.optimizer_file))?;
@@ -157,15 +152,6 @@ where
     }
 }
 
-/// A human message for a failed weights export (the safetensors crate's own `Display` is its
-/// `Debug` text).
-fn weights_error(target: &std::path::Path, e: ::safetensors::SafeTensorError) -> TrainError {
-    match e {
-        ::safetensors::SafeTensorError::IoError(source) => TrainError::io(target, source),
-        _ => TrainError::bad(target, "the safetensors writer refused the model's tensors"),
-    }
-}
-
 impl Checkpoint {
     /// Starts saving `model` and `optimizer` as epoch `state.epochs_done` (see the module
     /// docs); [`Commit::finish`] completes it. `state` becomes the saved state, with its file
@@ -178,7 +164,7 @@ impl Checkpoint {
     ) -> Commit<'a, M, E, D>
     where
         M: TensorCollection<E, D>,
-        E: Element + SafeDtype,
+        E: Element,
         D: Backend<E>,
     {
         Commit::new(self, model, optimizer, state)
@@ -193,7 +179,7 @@ impl Checkpoint {
     ) -> Result<(), TrainError>
     where
         M: TensorCollection<E, D>,
-        E: Element + SafeDtype,
+        E: Element,
         D: Backend<E>,
     {
         self.commit(model, optimizer, state).finish()

@@ -6,8 +6,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::batch::{check_fits, count_correct, cross_entropy, load_batch, model_device, scalar};
+use super::batch::{check_fits, count_correct, cross_entropy, load_batch, scalar};
 use super::error::TrainError;
+use super::model_tensors::device_of;
 use crate::atomic_file as atomic;
 use crate::data::{Batches, Dataset};
 use crate::{Backend, Element, Network, NetworkModel};
@@ -152,7 +153,7 @@ where
     D: Backend<E>,
 {
     check_fits::<N>(dataset)?;
-    let device = model_device::<N::Model<E, D>, E, D>(model)?;
+    let device = device_of::<N::Model<E, D>, E, D>(model)?;
     let penalty = match model.try_penalty().map_err(TrainError::device)? {
         Some(p) => scalar(&p),
         None => 0.0,

@@ -40,15 +40,15 @@ mod exact;
 mod fixture;
 mod lock;
 mod metrics;
+mod model_tensors;
 mod progress;
 mod schedule;
 mod tensor_file;
 mod trainer;
+mod weights;
 
 pub use adam::{KerasAdam, KerasAdamConfig};
-pub use checkpoint::{
-    load_weights, Checkpoint, Repair, RunSettings, TrainerState, MODEL_FILE, STATE_FILE,
-};
+pub use checkpoint::{Checkpoint, Repair, RunSettings, TrainerState, MODEL_FILE, STATE_FILE};
 pub use commit::{Commit, CommitStep};
 pub use config::TrainConfig;
 pub use error::TrainError;
@@ -56,3 +56,4 @@ pub use lock::LOCK_FILE;
 pub use metrics::{evaluate, EpochRecord, Evaluation, History, METRICS_CSV, METRICS_JSON};
 pub use schedule::{EarlyStopping, ReduceLrOnPlateau};
 pub use trainer::{fit, TrainReport, Trainer};
+pub use weights::{load_weights, save_weights};

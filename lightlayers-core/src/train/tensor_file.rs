@@ -1,10 +1,9 @@
-//! A small reader and writer of the safetensors format, for the optimizer's state.
+//! A small reader and writer of the safetensors format, for weights and the optimizer's state.
 //!
-//! dfdx saves and loads models in safetensors, but keeps its writer private and only walks a
-//! model's own tensors; the optimizer's moments are extra, flat vectors. The format is simple
-//! (an 8-byte little-endian header length, a JSON header, the raw little-endian data), so it
-//! is written here directly, and every offset is checked on reading: a corrupt file is an
-//! error, never a panic. Python's `safetensors` package reads these files too.
+//! The format is simple (an 8-byte little-endian header length, a JSON header, the raw
+//! little-endian data), so it is written here directly, and every offset is checked on
+//! reading: a corrupt file is an error, never a panic. Python's `safetensors` package and
+//! dfdx's `load_safetensors` read these files too.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,6 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::error::TrainError;
 use crate::atomic_file as atomic;
+use crate::Element;
 
 /// The largest header accepted (100 MB, as the reference implementation).
 const MAX_HEADER: u64 = 100_000_000;
@@ -39,32 +39,81 @@ impl Dtype {
         }
     }
 
-    /// The type of a float with `size` bytes (the trainer's element types are sealed to
-    /// `f32` and `f64`).
-    pub(crate) fn of_size(size: usize) -> Option<Dtype> {
-        match size {
-            4 => Some(Dtype::F32),
-            8 => Some(Dtype::F64),
-            _ => None,
+    /// The type of `E` (the trainer's element types are sealed to `f32` and `f64`).
+    pub(crate) fn of<E: Element>() -> Dtype {
+        match std::mem::size_of::<E>() {
+            4 => Dtype::F32,
+            _ => Dtype::F64,
         }
     }
 }
 
-/// One named flat tensor: its type and raw little-endian bytes.
+/// One named tensor: its type, dimensions and raw little-endian bytes.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Entry {
     pub dtype: Dtype,
+    pub shape: Vec<usize>,
     pub bytes: Vec<u8>,
 }
 
 impl Entry {
+    /// A tensor of `shape` holding `values` as their own type.
+    pub(crate) fn of_values<E: Element>(values: &[E], shape: Vec<usize>) -> Entry {
+        let dtype = Dtype::of::<E>();
+        // Exact: an `f32` widened to `f64` narrows back unchanged.
+        let bytes = match dtype {
+            Dtype::F32 => values
+                .iter()
+                .flat_map(|v| (v.to_f64_lossless() as f32).to_le_bytes())
+                .collect(),
+            Dtype::F64 => values
+                .iter()
+                .flat_map(|v| v.to_f64_lossless().to_le_bytes())
+                .collect(),
+        };
+        Entry {
+            dtype,
+            shape,
+            bytes,
+        }
+    }
+
+    /// A scalar setting, stored as a rank-0 `F64` tensor (as dfdx stores them).
+    pub(crate) fn of_scalar(value: f64) -> Entry {
+        Entry {
+            dtype: Dtype::F64,
+            shape: Vec::new(),
+            bytes: value.to_le_bytes().to_vec(),
+        }
+    }
+
     /// Number of elements.
     pub(crate) fn len(&self) -> usize {
         self.bytes.len() / self.dtype.size()
     }
+
+    /// The values, converted to `E` (exact when `E` is the file's type).
+    pub(crate) fn values<E: Element>(&self) -> Vec<E> {
+        match self.dtype {
+            Dtype::F32 => self
+                .bytes
+                .chunks_exact(4)
+                .map(|b| E::of(f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64))
+                .collect(),
+            Dtype::F64 => self
+                .bytes
+                .chunks_exact(8)
+                .map(|b| {
+                    let mut a = [0u8; 8];
+                    a.copy_from_slice(b);
+                    E::of(f64::from_le_bytes(a))
+                })
+                .collect(),
+        }
+    }
 }
 
-/// A safetensors file in memory: string metadata and named rank-1 tensors.
+/// A safetensors file in memory: string metadata and named tensors.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct TensorFile {
     pub metadata: BTreeMap<String, String>,
@@ -83,7 +132,7 @@ impl TensorFile {
                 name.clone(),
                 json!({
                     "dtype": entry.dtype.name(),
-                    "shape": [entry.len()],
+                    "shape": entry.shape,
                     "data_offsets": [offset, end],
                 }),
             );
@@ -165,6 +214,7 @@ fn parse_entry(name: &str, value: &Value, data: &[u8]) -> Result<Entry, String> 
         .get("shape")
         .and_then(Value::as_array)
         .ok_or_else(|| bad("no shape"))?;
+    let mut shape = Vec::with_capacity(dims.len());
     let mut elements: usize = 1;
     for d in dims {
         let d = d
@@ -174,6 +224,7 @@ fn parse_entry(name: &str, value: &Value, data: &[u8]) -> Result<Entry, String> 
         elements = elements
             .checked_mul(d)
             .ok_or_else(|| bad("shape overflows"))?;
+        shape.push(d);
     }
     let offsets = value
         .get("data_offsets")
@@ -202,6 +253,7 @@ fn parse_entry(name: &str, value: &Value, data: &[u8]) -> Result<Entry, String> 
     }
     Ok(Entry {
         dtype,
+        shape,
         bytes: data[begin..end].to_vec(),
     })
 }
@@ -215,21 +267,9 @@ mod tests {
         file.metadata.insert("step".into(), "3".into());
         file.tensors.insert(
             "a.m".into(),
-            Entry {
-                dtype: Dtype::F32,
-                bytes: [1.5f32, -2.0, 0.25]
-                    .iter()
-                    .flat_map(|v| v.to_le_bytes())
-                    .collect(),
-            },
+            Entry::of_values(&[1.5f32, -2.0, 0.25, 4.0, 5.0, 6.0], vec![2, 3]),
         );
-        file.tensors.insert(
-            "b".into(),
-            Entry {
-                dtype: Dtype::F64,
-                bytes: 7.0f64.to_le_bytes().to_vec(),
-            },
-        );
+        file.tensors.insert("b".into(), Entry::of_scalar(7.0));
         file
     }
 
@@ -239,7 +279,11 @@ mod tests {
         let bytes = file.to_bytes();
         let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
         assert_eq!((8 + header_len) % 8, 0);
-        assert_eq!(TensorFile::from_bytes(&bytes).unwrap(), file);
+        let read = TensorFile::from_bytes(&bytes).unwrap();
+        assert_eq!(read, file);
+        assert_eq!(read.tensors["a.m"].shape, [2, 3]);
+        assert_eq!(read.tensors["a.m"].values::<f32>()[5], 6.0);
+        assert_eq!(read.tensors["b"].values::<f64>(), [7.0]);
     }
 
     #[test]

@@ -6,16 +6,16 @@ use std::marker::PhantomData;
 use std::time::Instant;
 
 use dfdx::prelude::*;
-use dfdx::tensor::safetensors::SafeDtype;
 
 use super::adam::{KerasAdam, KerasAdamConfig};
-use super::batch::{check_fits, count_correct, cross_entropy, load_batch, model_device, scalar};
+use super::batch::{check_fits, count_correct, cross_entropy, load_batch, scalar};
 use super::checkpoint::{Checkpoint, RunSettings, TrainerState};
 use super::commit::Commit;
 use super::config::TrainConfig;
 use super::error::TrainError;
 use super::lock::RunLock;
 use super::metrics::{evaluate, EpochRecord, History};
+use super::model_tensors::{device_of, new_gradients, zero_gradients};
 use super::progress::Progress;
 use super::schedule::{EarlyStopping, ReduceLrOnPlateau};
 use crate::data::{Batches, Dataset};
@@ -95,7 +95,7 @@ impl Trainer {
     ) -> Result<TrainReport, TrainError>
     where
         N: Network,
-        E: Element + SafeDtype,
+        E: Element,
         D: Backend<E>,
     {
         let mut run = Run::<N, E, D>::start_or_resume(&self.config, model, train, test)?;
@@ -129,7 +129,7 @@ struct Run<'c, N: Network, E: Element, D: Backend<E>> {
 impl<'c, N, E, D> Run<'c, N, E, D>
 where
     N: Network,
-    E: Element + SafeDtype,
+    E: Element,
     D: Backend<E>,
 {
     /// Checks the data and the output folder, locks the folder, and either loads (and
@@ -143,7 +143,7 @@ where
         let started = Instant::now();
         check_fits::<N>(train)?;
         check_fits::<N>(test)?;
-        let device = model_device(model)?;
+        let device = device_of(model)?;
         let mut progress = Progress::new(config.progress, config.notes);
         let checkpoint = config.out_dir.as_ref().map(Checkpoint::new);
         if let Some(cp) = checkpoint
@@ -253,7 +253,7 @@ where
         let steps = self.batches.num_batches();
         self.progress.start_epoch(epoch, self.config.epochs, steps);
         let started = Instant::now();
-        let mut grads = model.try_alloc_grads().map_err(TrainError::device)?;
+        let mut grads = new_gradients(model)?;
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         for (i, indices) in self.batches.epoch((epoch - 1) as u64).enumerate() {
             let batch = load_batch::<N, E, D>(&self.device, train, &indices)?;
@@ -271,9 +271,7 @@ where
             }
             grads = loss.try_backward().map_err(TrainError::device)?;
             self.adam.update(model, &mut grads)?;
-            model
-                .try_zero_grads(&mut grads)
-                .map_err(TrainError::device)?;
+            zero_gradients(model, &mut grads)?;
             loss_sum += value * indices.len() as f64;
             seen += indices.len();
             self.progress.step(
@@ -432,7 +430,7 @@ fn resume<N, E, D>(
 ) -> Result<(KerasAdam<E, D>, TrainerState), TrainError>
 where
     N: Network,
-    E: Element + SafeDtype,
+    E: Element,
     D: Backend<E>,
 {
     check_resumable::<N, E>(&cp.read_state()?, settings)?;
@@ -473,7 +471,7 @@ pub fn fit<N, E, D>(
 ) -> Result<TrainReport, TrainError>
 where
     N: Network,
-    E: Element + SafeDtype,
+    E: Element,
     D: Backend<E>,
 {
     Trainer::new(config.clone())?.fit::<N, E, D>(model, train, test)

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::{unique_id, NoneTape, Storage, Tensor};
+use super::{unique_id, NoneTape, Storage, Tensor, UniqueId};
 use crate::shapes::Shape;
 
 impl<S: Shape, E, D: Storage<E>, T> Tensor<S, E, D, T> {
@@ -26,6 +26,11 @@ impl<S: Shape, E, D: Storage<E>, T> Tensor<S, E, D, T> {
     /// so a write never shows through another tensor.
     pub fn storage_mut(&mut self) -> &mut D::Vec {
         Arc::make_mut(&mut self.data)
+    }
+
+    /// The id the tensor's gradients are kept under (what `Gradients::retain_leafs` takes).
+    pub fn id(&self) -> UniqueId {
+        self.id
     }
 
     /// Whether the buffer holds exactly this tensor's elements in row-major order (no
