@@ -14,6 +14,7 @@ use lightlayers::summary::thousands;
 
 use crate::font::{self, FAMILY};
 use crate::plan::Family;
+use crate::png_file;
 use crate::summary::RowSummary;
 
 /// Which cost the horizontal axis shows.
@@ -72,7 +73,7 @@ pub fn accuracy_vs_cost(
 ) -> ChartResult {
     font::ensure_registered()?;
     let svg = stem.with_extension("svg");
-    let png = stem.with_extension("png");
+    let png_path = stem.with_extension("png");
     let size = (960, 640);
     draw(
         SVGBackend::new(&svg, size).into_drawing_area(),
@@ -81,13 +82,15 @@ pub fn accuracy_vs_cost(
         axis,
     )
     .map_err(|e| format!("{}: {e}", svg.display()))?;
+    let mut pixels = png_file::canvas(size);
     draw(
-        BitMapBackend::new(&png, size).into_drawing_area(),
+        BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area(),
         dataset,
         rows,
         axis,
     )
-    .map_err(|e| format!("{}: {e}", png.display()))
+    .map_err(|e| format!("{}: {e}", png_path.display()))?;
+    png_file::write(&png_path, size, &pixels)
 }
 
 type Coords = Cartesian2d<WithKeyPoints<LogCoord<f64>>, RangedCoordf64>;

@@ -10,6 +10,7 @@ use plotters::prelude::*;
 use lightlayers::data::DatasetKind;
 
 use crate::font::{self, FAMILY};
+use crate::png_file;
 use crate::summary::RowSummary;
 
 /// Colours of seeds 0, 1, 2, … (cycled).
@@ -33,7 +34,7 @@ pub fn training_curves(
     let lines = rows.len().div_ceil(columns).max(1);
     let size = (columns as u32 * 340, lines as u32 * 280 + 50);
     let svg = stem.with_extension("svg");
-    let png = stem.with_extension("png");
+    let png_path = stem.with_extension("png");
     draw(
         SVGBackend::new(&svg, size).into_drawing_area(),
         dataset,
@@ -41,13 +42,15 @@ pub fn training_curves(
         (lines, columns),
     )
     .map_err(|e| format!("{}: {e}", svg.display()))?;
+    let mut pixels = png_file::canvas(size);
     draw(
-        BitMapBackend::new(&png, size).into_drawing_area(),
+        BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area(),
         dataset,
         rows,
         (lines, columns),
     )
-    .map_err(|e| format!("{}: {e}", png.display()))
+    .map_err(|e| format!("{}: {e}", png_path.display()))?;
+    png_file::write(&png_path, size, &pixels)
 }
 
 fn draw<DB: DrawingBackend>(

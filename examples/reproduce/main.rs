@@ -28,6 +28,7 @@ mod models;
 mod paper;
 mod pick;
 mod plan;
+mod png_file;
 mod recipe;
 mod report;
 mod results;
