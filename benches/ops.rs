@@ -4,7 +4,7 @@
 //! operation, so criterion's `Gelem/s` reads as GFLOP/s (2 per multiply-add; the backward
 //! pass counts the input- and weight-gradient products, 2 × the forward's).
 //!
-//! `cargo bench -p lightlayers-benches --bench ops` (RAYON_NUM_THREADS sets the threads).
+//! `cargo bench -p lightlayers-benches --features criterion` (RAYON_NUM_THREADS sets the threads).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use lightlayers_core::ops::cpu::batch_norm::{self, BnGeometry};
