@@ -102,7 +102,7 @@ impl Resolver<'_> {
                             format!("network parameters are sizes: write `const {}: usize`", c.ident),
                         ));
                     }
-                    if let Some(default) = &c.default {
+                    if let Some((_, default)) = &c.default {
                         self.errors.push(syn::Error::new_spanned(
                             default,
                             "network parameters take no default",
