@@ -35,6 +35,79 @@ fn naive_gemm<F: num_traits::Float + std::ops::AddAssign, M: Dim, K: Dim, N: Dim
     }
 }
 
+/// lightlayers patch (see PATCHES.md): gemm 0.19's kernel for one element type, behind what
+/// the `gemm` facade did before calling it: it orients the problem so that the destination is
+/// column-major (the microkernels' preference) and makes negative strides positive. Calling
+/// the per-type crates instead of the facade leaves its complex kernels out of the build.
+#[cfg(feature = "cpu")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn oriented_gemm<T: 'static>(
+    kernel: unsafe fn(
+        usize,
+        usize,
+        usize,
+        *mut T,
+        isize,
+        isize,
+        bool,
+        *const T,
+        isize,
+        isize,
+        *const T,
+        isize,
+        isize,
+        T,
+        T,
+        bool,
+        bool,
+        bool,
+        gemm_common::Parallelism,
+    ),
+    m: usize,
+    n: usize,
+    k: usize,
+    mut dst: *mut T,
+    dst_cs: isize,
+    dst_rs: isize,
+    read_dst: bool,
+    lhs: *const T,
+    lhs_cs: isize,
+    lhs_rs: isize,
+    rhs: *const T,
+    rhs_cs: isize,
+    rhs_rs: isize,
+    alpha: T,
+    beta: T,
+    conj_dst: bool,
+    conj_lhs: bool,
+    conj_rhs: bool,
+    parallelism: gemm_common::Parallelism,
+) {
+    let do_transpose = dst_cs.abs() < dst_rs.abs();
+    let (m, n, mut dst_cs, mut dst_rs, mut lhs, lhs_cs, mut lhs_rs, mut rhs, mut rhs_cs, rhs_rs, conj_lhs, conj_rhs) =
+        if do_transpose {
+            (n, m, dst_rs, dst_cs, rhs, rhs_rs, rhs_cs, lhs, lhs_rs, lhs_cs, conj_rhs, conj_lhs)
+        } else {
+            (m, n, dst_cs, dst_rs, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs, conj_lhs, conj_rhs)
+        };
+    if dst_rs < 0 && m > 0 {
+        dst = dst.wrapping_offset((m - 1) as isize * dst_rs);
+        dst_rs = -dst_rs;
+        lhs = lhs.wrapping_offset((m - 1) as isize * lhs_rs);
+        lhs_rs = -lhs_rs;
+    }
+    if dst_cs < 0 && n > 0 {
+        dst = dst.wrapping_offset((n - 1) as isize * dst_cs);
+        dst_cs = -dst_cs;
+        rhs = rhs.wrapping_offset((n - 1) as isize * rhs_cs);
+        rhs_cs = -rhs_cs;
+    }
+    kernel(
+        m, n, k, dst, dst_cs, dst_rs, read_dst, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs, alpha,
+        beta, conj_dst, conj_lhs, conj_rhs, parallelism,
+    )
+}
+
 pub(crate) trait MatMulImpl<E> {
     #[allow(clippy::too_many_arguments)]
     fn matmul<M: Dim, K: Dim, N: Dim>(
@@ -67,30 +140,30 @@ impl MatMulImpl<crate::dtypes::AMP<half::f16>> for Cpu {
 
         #[cfg(feature = "cpu")]
         unsafe {
-            gemm::gemm(
+            oriented_gemm(gemm_f16::gemm::f16::get_gemm_fn(), 
                 m.size(),
                 n.size(),
                 k.size(),
-                cp as *mut gemm::f16,
+                cp as *mut gemm_f16::f16,
                 cstr[1] as isize,
                 cstr[0] as isize,
                 accum,
-                ap as *const gemm::f16,
+                ap as *const gemm_f16::f16,
                 astr[1] as isize,
                 astr[0] as isize,
-                bp as *const gemm::f16,
+                bp as *const gemm_f16::f16,
                 bstr[1] as isize,
                 bstr[0] as isize,
                 if accum {
-                    gemm::f16::ONE
+                    gemm_f16::f16::ONE
                 } else {
-                    gemm::f16::ZERO
+                    gemm_f16::f16::ZERO
                 },
-                gemm::f16::ONE,
+                gemm_f16::f16::ONE,
                 false,
                 false,
                 false,
-                gemm::Parallelism::Rayon(rayon::current_num_threads()),
+                gemm_common::Parallelism::Rayon(rayon::current_num_threads()),
             )
         }
     }
@@ -115,30 +188,30 @@ impl MatMulImpl<half::f16> for Cpu {
         #[cfg(feature = "cpu")]
         #[allow(clippy::unnecessary_cast)]
         unsafe {
-            gemm::gemm(
+            oriented_gemm(gemm_f16::gemm::f16::get_gemm_fn(), 
                 m.size(),
                 n.size(),
                 k.size(),
-                cp as *mut gemm::f16,
+                cp as *mut gemm_f16::f16,
                 cstr[1] as isize,
                 cstr[0] as isize,
                 accum,
-                ap as *const gemm::f16,
+                ap as *const gemm_f16::f16,
                 astr[1] as isize,
                 astr[0] as isize,
-                bp as *const gemm::f16,
+                bp as *const gemm_f16::f16,
                 bstr[1] as isize,
                 bstr[0] as isize,
                 if accum {
-                    gemm::f16::ONE
+                    gemm_f16::f16::ONE
                 } else {
-                    gemm::f16::ZERO
+                    gemm_f16::f16::ZERO
                 },
-                gemm::f16::ONE,
+                gemm_f16::f16::ONE,
                 false,
                 false,
                 false,
-                gemm::Parallelism::Rayon(rayon::current_num_threads()),
+                gemm_common::Parallelism::Rayon(rayon::current_num_threads()),
             )
         }
     }
@@ -161,7 +234,7 @@ impl MatMulImpl<f32> for Cpu {
 
         #[cfg(feature = "cpu")]
         unsafe {
-            gemm::gemm(
+            oriented_gemm(gemm_f32::gemm::f32::get_gemm_fn(), 
                 m.size(),
                 n.size(),
                 k.size(),
@@ -180,7 +253,7 @@ impl MatMulImpl<f32> for Cpu {
                 false,
                 false,
                 false,
-                gemm::Parallelism::Rayon(rayon::current_num_threads()),
+                gemm_common::Parallelism::Rayon(rayon::current_num_threads()),
             )
         }
     }
@@ -203,7 +276,7 @@ impl MatMulImpl<f64> for Cpu {
 
         #[cfg(feature = "cpu")]
         unsafe {
-            gemm::gemm(
+            oriented_gemm(gemm_f64::gemm::f64::get_gemm_fn(), 
                 m.size(),
                 n.size(),
                 k.size(),
@@ -222,7 +295,7 @@ impl MatMulImpl<f64> for Cpu {
                 false,
                 false,
                 false,
-                gemm::Parallelism::Rayon(rayon::current_num_threads()),
+                gemm_common::Parallelism::Rayon(rayon::current_num_threads()),
             )
         }
     }
