@@ -16,6 +16,7 @@ mod data_download;
 mod data_idx;
 mod data_real;
 mod data_source;
+mod dfdx_matmul;
 mod gradients_layers;
 mod gradients_ops;
 mod ops_oracle;
