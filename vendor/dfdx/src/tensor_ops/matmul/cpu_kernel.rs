@@ -140,7 +140,8 @@ impl MatMulImpl<crate::dtypes::AMP<half::f16>> for Cpu {
 
         #[cfg(feature = "cpu")]
         unsafe {
-            oriented_gemm(gemm_f16::gemm::f16::get_gemm_fn(), 
+            oriented_gemm(
+                gemm_f16::gemm::f16::get_gemm_fn(),
                 m.size(),
                 n.size(),
                 k.size(),
@@ -188,7 +189,8 @@ impl MatMulImpl<half::f16> for Cpu {
         #[cfg(feature = "cpu")]
         #[allow(clippy::unnecessary_cast)]
         unsafe {
-            oriented_gemm(gemm_f16::gemm::f16::get_gemm_fn(), 
+            oriented_gemm(
+                gemm_f16::gemm::f16::get_gemm_fn(),
                 m.size(),
                 n.size(),
                 k.size(),
@@ -234,7 +236,8 @@ impl MatMulImpl<f32> for Cpu {
 
         #[cfg(feature = "cpu")]
         unsafe {
-            oriented_gemm(gemm_f32::gemm::f32::get_gemm_fn(), 
+            oriented_gemm(
+                gemm_f32::gemm::f32::get_gemm_fn(),
                 m.size(),
                 n.size(),
                 k.size(),
@@ -276,7 +279,8 @@ impl MatMulImpl<f64> for Cpu {
 
         #[cfg(feature = "cpu")]
         unsafe {
-            oriented_gemm(gemm_f64::gemm::f64::get_gemm_fn(), 
+            oriented_gemm(
+                gemm_f64::gemm::f64::get_gemm_fn(),
                 m.size(),
                 n.size(),
                 k.size(),
