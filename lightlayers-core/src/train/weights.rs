@@ -9,7 +9,7 @@ use std::path::Path;
 use dfdx::nn::tensor_collection::TensorCollection;
 
 use super::error::TrainError;
-use super::model_tensors::{walk, walk_mut, Item};
+use super::model_tensors::{walk, walk_mut, Item, ItemRef};
 use super::tensor_file::{Dtype, Entry, TensorFile};
 use crate::{Backend, Element};
 
@@ -62,7 +62,7 @@ where
 fn check_entry<E: Element, D: Backend<E>>(
     file: &TensorFile,
     name: &str,
-    item: Item<&dyn super::model_tensors::ModelTensor<E, D>, f64>,
+    item: ItemRef<'_, E, D>,
 ) -> Result<(), String> {
     let entry = file.tensors.get(name);
     let (entry, dtype, dims) = match (item, entry) {
