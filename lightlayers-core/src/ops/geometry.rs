@@ -198,6 +198,23 @@ impl ConvGeometry {
         self.batch * self.out_channels * self.out_area() * self.group_in() * self.kernel_area()
     }
 
+    /// The convolution whose output is this one's input gradient, for stride 1: it reads the
+    /// output gradient through the kernel flipped in both axes, with input and output channels
+    /// swapped. `None` for other strides, whose input gradient is not a plain convolution.
+    pub fn input_gradient(&self) -> Option<Self> {
+        (self.stride == 1).then(|| Self {
+            in_channels: self.out_channels,
+            in_h: self.out_h,
+            in_w: self.out_w,
+            out_channels: self.in_channels,
+            pad_top: self.kernel_h - 1 - self.pad_top,
+            pad_left: self.kernel_w - 1 - self.pad_left,
+            out_h: self.in_h,
+            out_w: self.in_w,
+            ..*self
+        })
+    }
+
     /// Input row and column read by output position (`oy`, `ox`) at kernel offset (`ky`, `kx`),
     /// or `None` where that falls in the padding.
     #[inline]

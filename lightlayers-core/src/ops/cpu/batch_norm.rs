@@ -38,7 +38,8 @@ fn reduce<E: Element>(acc: [E; LANES]) -> E {
 }
 
 multiversion! {
-    fn plane_sum<E>(x: &[E]) -> E => plane_sum_impl
+    /// `Σ x` in vector-wide running sums.
+    pub(crate) fn plane_sum<E>(x: &[E]) -> E => plane_sum_impl
 }
 
 #[inline(always)]

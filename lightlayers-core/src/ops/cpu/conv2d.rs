@@ -1,5 +1,7 @@
-//! Convolution kernels on contiguous NCHW memory: im2col + gemm for dense channel mixing, direct
-//! loops for depthwise convolutions, rayon over the images of a batch.
+//! Convolution kernels on contiguous NCHW memory, rayon over the images of a batch. Each
+//! geometry takes the fastest path that computes it: the direct kernels for few filters on
+//! wide maps, [`ShiftedConv`] for every other stride-1, one-group convolution, direct loops for
+//! depthwise convolutions, and im2col + gemm for the rest (strided or grouped).
 //!
 //! Reductions over the batch (weight and bias gradients) are summed per fixed chunk of images
 //! and then in chunk order, so results are bit-for-bit reproducible whatever the thread count.
@@ -8,6 +10,7 @@ use rayon::prelude::*;
 
 use super::direct_conv::DirectPlan;
 use super::gemm::{matmul, MatMut, MatRef};
+use super::shifted_conv::ShiftedConv;
 use super::simd::{multiversion, Level};
 use super::transpose::transpose;
 use super::window::valid_outputs;
@@ -299,6 +302,24 @@ fn depthwise_backward_impl<L: Level, E: Element>(
     }
 }
 
+/// The weights (C×F×KH×KW) of [`ConvGeometry::input_gradient`]: `w` (F×C×KH×KW, one group)
+/// with its channel axes swapped and the kernel flipped in both axes.
+pub(crate) fn flipped_kernel<E: Element>(g: &ConvGeometry, w: &[E]) -> Vec<E> {
+    assert_eq!(g.groups, 1, "flipped kernel: one group");
+    let (f, c, kh, kw) = (g.out_channels, g.in_channels, g.kernel_h, g.kernel_w);
+    let mut flipped = Vec::with_capacity(w.len());
+    for ci in 0..c {
+        for fi in 0..f {
+            for ky in (0..kh).rev() {
+                for kx in (0..kw).rev() {
+                    flipped.push(w[((fi * c + ci) * kh + ky) * kw + kx]);
+                }
+            }
+        }
+    }
+    flipped
+}
+
 /// Whether a geometry takes the direct depthwise path instead of im2col + gemm.
 fn is_depthwise(g: &ConvGeometry) -> bool {
     g.group_in() == 1 && g.groups > 1
@@ -334,6 +355,19 @@ pub fn conv2d_forward<E: Element>(
         return;
     }
     let p = g.out_area();
+    if ShiftedConv::<E>::applies(g) {
+        let plan = ShiftedConv::new(g, w);
+        y.par_chunks_mut(out_len)
+            .zip(x.par_chunks(in_len))
+            .for_each_init(
+                || vec![E::zero(); plan.scratch_len()],
+                |scratch, (y, x)| {
+                    plan.run(x, scratch, false, y);
+                    finish_output(y, p, bias, relu);
+                },
+            );
+        return;
+    }
     let rows = g.group_in() * g.kernel_area();
     let scratch = if g.is_pointwise() || is_depthwise(g) {
         0
@@ -428,6 +462,10 @@ pub fn conv2d_backward<E: Element>(
         direct_backward(g, &DirectPlan::forward(g, w), x, w, grad_y, grad_x, grad_w);
         return;
     }
+    if ShiftedConv::<E>::applies(g) {
+        shifted_backward(g, x, w, grad_y, grad_x, grad_w);
+        return;
+    }
     let scratch = if depthwise {
         0
     } else {
@@ -441,123 +479,92 @@ pub fn conv2d_backward<E: Element>(
         ..*g
     };
     let group_in_len = group.in_channels * g.in_area();
-    let chunks: Vec<usize> = (0..g.batch.div_ceil(CHUNK_IMAGES)).collect();
-    // Per chunk: its weight-gradient partial sum. Input gradients are per image, disjoint.
-    let mut grad_x_chunks: Vec<Option<&mut [E]>> = match grad_x {
-        Some(gx) => {
-            assert_eq!(
-                gx.len(),
-                g.batch * in_len,
-                "conv2d backward: input gradient length"
-            );
-            gx.chunks_mut(CHUNK_IMAGES * in_len).map(Some).collect()
-        }
-        None => chunks.iter().map(|_| None).collect(),
-    };
-    let partials: Vec<Vec<E>> = chunks
-        .par_iter()
-        .zip(grad_x_chunks.par_iter_mut())
-        .map_init(
-            || {
-                let (gy_t, x_t) = if depthwise {
-                    (0, 0)
-                } else {
-                    (out_len, group_in_len)
-                };
-                (
-                    vec![E::zero(); scratch],
-                    vec![E::zero(); scratch],
-                    vec![E::zero(); gy_t],
-                    vec![E::zero(); x_t],
-                )
-            },
-            |(cols, grad_cols, gy_t, x_t), (&chunk, grad_x)| {
-                let mut partial = vec![E::zero(); w.len()];
-                let first = chunk * CHUNK_IMAGES;
-                let last = (first + CHUNK_IMAGES).min(g.batch);
-                for n in first..last {
-                    let x = &x[n * in_len..(n + 1) * in_len];
-                    let gy = &grad_y[n * out_len..(n + 1) * out_len];
-                    let gx = grad_x
-                        .as_deref_mut()
-                        .map(|gx| &mut gx[(n - first) * in_len..(n - first + 1) * in_len]);
-                    if depthwise {
-                        depthwise_backward(g, x, w, gy, gx, &mut partial);
-                        continue;
-                    }
-                    if let Some(gx) = gx {
-                        if g.is_pointwise() {
-                            for grp in 0..gs {
-                                matmul(
-                                    MatMut::row_major(
-                                        &mut gx[grp * rows * p..(grp + 1) * rows * p],
-                                        rows,
-                                        p,
-                                    ),
-                                    MatRef::row_major(
-                                        &w[grp * fg * rows..(grp + 1) * fg * rows],
-                                        fg,
-                                        rows,
-                                    )
-                                    .t(),
-                                    MatRef::row_major(&gy[grp * fg * p..(grp + 1) * fg * p], fg, p),
-                                    true,
-                                );
-                            }
-                        } else {
-                            for grp in 0..gs {
-                                matmul(
-                                    MatMut::row_major(
-                                        &mut grad_cols[grp * rows * p..(grp + 1) * rows * p],
-                                        rows,
-                                        p,
-                                    ),
-                                    MatRef::row_major(
-                                        &w[grp * fg * rows..(grp + 1) * fg * rows],
-                                        fg,
-                                        rows,
-                                    )
-                                    .t(),
-                                    MatRef::row_major(&gy[grp * fg * p..(grp + 1) * fg * p], fg, p),
-                                    false,
-                                );
-                            }
-                            col2im_add(g, grad_cols, gx);
-                        }
-                    }
-                    // Weight gradient, per group: partial (F×R) += gy (F×P) · colsᵀ, with both
-                    // operands pixel-major (see `im2col_channels_last`); the patches come
-                    // channels-last, so `partial` is in (F, KH·KW, C/G) order until the sum below.
-                    transpose(gy, g.out_channels, p, gy_t);
+    let partials = per_image_chunks(
+        g,
+        grad_x,
+        w.len(),
+        || {
+            let (gy_t, x_t) = if depthwise {
+                (0, 0)
+            } else {
+                (out_len, group_in_len)
+            };
+            (
+                vec![E::zero(); scratch],
+                vec![E::zero(); scratch],
+                vec![E::zero(); gy_t],
+                vec![E::zero(); x_t],
+            )
+        },
+        |(cols, grad_cols, gy_t, x_t), n, partial, gx| {
+            let x = &x[n * in_len..(n + 1) * in_len];
+            let gy = &grad_y[n * out_len..(n + 1) * out_len];
+            if depthwise {
+                depthwise_backward(g, x, w, gy, gx, partial);
+                return;
+            }
+            if let Some(gx) = gx {
+                if g.is_pointwise() {
                     for grp in 0..gs {
-                        transpose(
-                            &x[grp * group_in_len..][..group_in_len],
-                            group.in_channels,
-                            g.in_area(),
-                            x_t,
-                        );
-                        let patches: &[E] = if g.is_pointwise() {
-                            x_t
-                        } else {
-                            im2col_channels_last(&group, x_t, cols);
-                            cols
-                        };
                         matmul(
                             MatMut::row_major(
-                                &mut partial[grp * fg * rows..(grp + 1) * fg * rows],
-                                fg,
+                                &mut gx[grp * rows * p..(grp + 1) * rows * p],
                                 rows,
+                                p,
                             ),
-                            MatRef::strided(&gy_t[grp * fg..], fg, p, 1, g.out_channels),
-                            MatRef::row_major(&patches[..p * rows], p, rows),
+                            MatRef::row_major(&w[grp * fg * rows..(grp + 1) * fg * rows], fg, rows)
+                                .t(),
+                            MatRef::row_major(&gy[grp * fg * p..(grp + 1) * fg * p], fg, p),
                             true,
                         );
                     }
+                } else {
+                    for grp in 0..gs {
+                        matmul(
+                            MatMut::row_major(
+                                &mut grad_cols[grp * rows * p..(grp + 1) * rows * p],
+                                rows,
+                                p,
+                            ),
+                            MatRef::row_major(&w[grp * fg * rows..(grp + 1) * fg * rows], fg, rows)
+                                .t(),
+                            MatRef::row_major(&gy[grp * fg * p..(grp + 1) * fg * p], fg, p),
+                            false,
+                        );
+                    }
+                    col2im_add(g, grad_cols, gx);
                 }
-                partial
-            },
-        )
-        .collect();
+            }
+            // Weight gradient, per group: partial (F×R) += gy (F×P) · colsᵀ, with both
+            // operands pixel-major (see `im2col_channels_last`); the patches come
+            // channels-last, so `partial` is in (F, KH·KW, C/G) order until the sum below.
+            transpose(gy, g.out_channels, p, gy_t);
+            for grp in 0..gs {
+                transpose(
+                    &x[grp * group_in_len..][..group_in_len],
+                    group.in_channels,
+                    g.in_area(),
+                    x_t,
+                );
+                let patches: &[E] = if g.is_pointwise() {
+                    x_t
+                } else {
+                    im2col_channels_last(&group, x_t, cols);
+                    cols
+                };
+                matmul(
+                    MatMut::row_major(
+                        &mut partial[grp * fg * rows..(grp + 1) * fg * rows],
+                        fg,
+                        rows,
+                    ),
+                    MatRef::strided(&gy_t[grp * fg..], fg, p, 1, g.out_channels),
+                    MatRef::row_major(&patches[..p * rows], p, rows),
+                    true,
+                );
+            }
+        },
+    );
     // (F, KH·KW, C/G) -> the weights' (F, C/G, KH·KW); the identity for depthwise, whose
     // partials are in the weights' order already (C/G = 1)
     let (taps, channels) = (g.kernel_area(), g.group_in());
@@ -572,18 +579,19 @@ pub fn conv2d_backward<E: Element>(
     }
 }
 
-/// Input and weight gradients with the direct kernels (stride 1, one group, 1×1 or 3×3).
-fn direct_backward<E: Element>(
+/// Splits the batch into fixed chunks of [`CHUNK_IMAGES`] images and runs
+/// `image(scratch, n, partial, grad_x)` for each image `n`, chunks in parallel; returns each
+/// chunk's weight-gradient partial sum (of `partial_len` elements), in chunk order, so that
+/// summing them in order is independent of the thread count. `grad_x` is image `n`'s slice of
+/// the input gradient, when there is one.
+fn per_image_chunks<E: Element, S: Send>(
     g: &ConvGeometry,
-    forward: &DirectPlan<E>,
-    x: &[E],
-    w: &[E],
-    grad_y: &[E],
     grad_x: Option<&mut [E]>,
-    grad_w: &mut [E],
-) {
-    let (in_len, out_len) = (g.in_channels * g.in_area(), g.out_channels * g.out_area());
-    let input_plan = grad_x.is_some().then(|| DirectPlan::input_gradient(g, w));
+    partial_len: usize,
+    scratch: impl Fn() -> S + Send + Sync,
+    image: impl Fn(&mut S, usize, &mut [E], Option<&mut [E]>) + Send + Sync,
+) -> Vec<Vec<E>> {
+    let in_len = g.in_channels * g.in_area();
     let chunks = g.batch.div_ceil(CHUNK_IMAGES);
     let mut grad_x_chunks: Vec<Option<&mut [E]>> = match grad_x {
         Some(gx) => {
@@ -596,47 +604,105 @@ fn direct_backward<E: Element>(
         }
         None => (0..chunks).map(|_| None).collect(),
     };
-    let partials: Vec<Vec<E>> = grad_x_chunks
+    grad_x_chunks
         .par_iter_mut()
         .enumerate()
-        .map_init(
-            || {
-                (
-                    vec![E::zero(); forward.scratch_len()],
-                    vec![E::zero(); forward.grad_scratch_len()],
-                    vec![E::zero(); input_plan.as_ref().map_or(0, |p| p.scratch_len())],
-                )
-            },
-            |(xpad, dypad, gpad), (chunk, grad_x)| {
-                let mut partial = vec![E::zero(); w.len()];
-                let first = chunk * CHUNK_IMAGES;
-                for n in first..(first + CHUNK_IMAGES).min(g.batch) {
-                    let gy = &grad_y[n * out_len..(n + 1) * out_len];
-                    forward.accumulate_weight_gradient(
-                        &x[n * in_len..(n + 1) * in_len],
-                        gy,
-                        xpad,
-                        dypad,
-                        &mut partial,
-                    );
-                    if let (Some(plan), Some(gx)) = (&input_plan, grad_x.as_deref_mut()) {
-                        plan.run(
-                            gy,
-                            gpad,
-                            None,
-                            false,
-                            true,
-                            &mut gx[(n - first) * in_len..(n - first + 1) * in_len],
-                        );
-                    }
-                }
-                partial
-            },
-        )
-        .collect();
+        .map_init(scratch, |scratch, (chunk, grad_x)| {
+            let mut partial = vec![E::zero(); partial_len];
+            let first = chunk * CHUNK_IMAGES;
+            for n in first..(first + CHUNK_IMAGES).min(g.batch) {
+                let gx = grad_x
+                    .as_deref_mut()
+                    .map(|gx| &mut gx[(n - first) * in_len..(n - first + 1) * in_len]);
+                image(scratch, n, &mut partial, gx);
+            }
+            partial
+        })
+        .collect()
+}
+
+/// Input and weight gradients with the direct kernels (stride 1, one group, 1×1 or 3×3).
+fn direct_backward<E: Element>(
+    g: &ConvGeometry,
+    forward: &DirectPlan<E>,
+    x: &[E],
+    w: &[E],
+    grad_y: &[E],
+    grad_x: Option<&mut [E]>,
+    grad_w: &mut [E],
+) {
+    let (in_len, out_len) = (g.in_channels * g.in_area(), g.out_channels * g.out_area());
+    let input_plan = grad_x.is_some().then(|| DirectPlan::input_gradient(g, w));
+    let partials = per_image_chunks(
+        g,
+        grad_x,
+        w.len(),
+        || {
+            (
+                vec![E::zero(); forward.scratch_len()],
+                vec![E::zero(); forward.grad_scratch_len()],
+                vec![E::zero(); input_plan.as_ref().map_or(0, |p| p.scratch_len())],
+            )
+        },
+        |(xpad, dypad, gpad), n, partial, gx| {
+            let gy = &grad_y[n * out_len..(n + 1) * out_len];
+            forward.accumulate_weight_gradient(
+                &x[n * in_len..(n + 1) * in_len],
+                gy,
+                xpad,
+                dypad,
+                partial,
+            );
+            if let (Some(plan), Some(gx)) = (&input_plan, gx) {
+                plan.run(gy, gpad, None, false, true, gx);
+            }
+        },
+    );
     for partial in partials {
         for (a, b) in grad_w.iter_mut().zip(partial) {
             *a += b;
         }
+    }
+}
+
+/// Input and weight gradients with [`ShiftedConv`]: the input gradient is the convolution of
+/// the output gradient with the flipped kernel.
+fn shifted_backward<E: Element>(
+    g: &ConvGeometry,
+    x: &[E],
+    w: &[E],
+    grad_y: &[E],
+    grad_x: Option<&mut [E]>,
+    grad_w: &mut [E],
+) {
+    let (in_len, out_len) = (g.in_channels * g.in_area(), g.out_channels * g.out_area());
+    let forward = ShiftedConv::new(g, w);
+    let input_plan = grad_x.is_some().then(|| {
+        let transposed = g.input_gradient().expect("shifted conv: stride 1");
+        ShiftedConv::new(&transposed, &flipped_kernel(g, w))
+    });
+    let partials = per_image_chunks(
+        g,
+        grad_x,
+        w.len(),
+        || {
+            let input = input_plan.as_ref().map_or(0, |p| p.scratch_len());
+            vec![E::zero(); forward.weight_scratch_len().max(input)]
+        },
+        |scratch, n, partial, gx| {
+            let gy = &grad_y[n * out_len..(n + 1) * out_len];
+            forward.accumulate_weight_gradient(
+                &x[n * in_len..(n + 1) * in_len],
+                gy,
+                scratch,
+                partial,
+            );
+            if let (Some(plan), Some(gx)) = (&input_plan, gx) {
+                plan.run(gy, scratch, true, gx);
+            }
+        },
+    );
+    for partial in partials {
+        forward.unpack_into(&partial, grad_w);
     }
 }

@@ -5,7 +5,7 @@
 //! The same kernel computes the input gradient: it is the convolution of the output gradient
 //! with the kernel flipped and its channel axes swapped.
 
-use super::conv2d::{copy_short, zero_short};
+use super::conv2d::{copy_short, flipped_kernel, zero_short};
 use super::simd::{multiversion, Level};
 use crate::ops::geometry::ConvGeometry;
 use crate::Element;
@@ -85,27 +85,10 @@ impl<E: Element> DirectPlan<E> {
         }
     }
 
-    /// The convolution giving the input gradient of `g` from its output gradient.
+    /// The convolution giving the input gradient of `g` (stride 1) from its output gradient.
     pub(crate) fn input_gradient(g: &ConvGeometry, w: &[E]) -> Self {
-        let (f, c, kh, kw) = (g.out_channels, g.in_channels, g.kernel_h, g.kernel_w);
-        // filter ci of the transposed convolution reads output-gradient channel fi through
-        // the flipped kernel
-        let packed = pack(c, f, kh, kw, |ci, fi, ky, kx| {
-            w[((fi * c + ci) * kh + (kh - 1 - ky)) * kw + (kw - 1 - kx)]
-        });
-        Self {
-            packed,
-            in_channels: f,
-            out_channels: c,
-            in_h: g.out_h,
-            in_w: g.out_w,
-            out_h: g.in_h,
-            out_w: g.in_w,
-            kh,
-            kw,
-            pad_top: kh - 1 - g.pad_top,
-            pad_left: kw - 1 - g.pad_left,
-        }
+        let transposed = g.input_gradient().expect("direct conv: stride 1");
+        Self::forward(&transposed, &flipped_kernel(g, w))
     }
 
     fn padded_h(&self) -> usize {

@@ -9,6 +9,7 @@ pub mod fused;
 pub(crate) mod gemm;
 pub mod kernels;
 pub mod max_pool2d;
+mod shifted_conv;
 pub(crate) mod simd;
 pub(crate) mod tape;
 pub(crate) mod transpose;
