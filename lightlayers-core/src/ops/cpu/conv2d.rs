@@ -8,6 +8,7 @@
 
 use rayon::prelude::*;
 
+use super::batch_norm::plane_sum;
 use super::direct_conv::DirectPlan;
 use super::gemm::{matmul, MatMut, MatRef};
 use super::shifted_conv::ShiftedConv;
@@ -445,16 +446,13 @@ pub fn conv2d_backward<E: Element>(
     let (fg, gs) = (g.group_out(), g.groups);
 
     if let Some(grad_bias) = grad_bias {
-        for (f, gb) in grad_bias.iter_mut().enumerate() {
+        grad_bias.par_iter_mut().enumerate().for_each(|(f, gb)| {
             let mut acc = E::zero();
             for n in 0..g.batch {
-                acc += grad_y[n * out_len + f * p..][..p]
-                    .iter()
-                    .copied()
-                    .sum::<E>();
+                acc += plane_sum(&grad_y[n * out_len + f * p..][..p]);
             }
             *gb += acc;
-        }
+        });
     }
 
     let depthwise = is_depthwise(g);
