@@ -361,7 +361,7 @@ pub fn conv2d_forward<E: Element>(
         y.par_chunks_mut(out_len)
             .zip(x.par_chunks(in_len))
             .for_each_init(
-                || vec![E::zero(); plan.scratch_len()],
+                || plan.scratch(),
                 |scratch, (y, x)| {
                     plan.run(x, scratch, false, y);
                     finish_output(y, p, bias, relu);
@@ -684,18 +684,20 @@ fn shifted_backward<E: Element>(
         grad_x,
         w.len(),
         || {
-            let input = input_plan.as_ref().map_or(0, |p| p.scratch_len());
-            vec![E::zero(); forward.weight_scratch_len().max(input)]
+            (
+                forward.weight_scratch(),
+                input_plan.as_ref().map(ShiftedConv::scratch),
+            )
         },
-        |scratch, n, partial, gx| {
+        |(weight_scratch, input_scratch), n, partial, gx| {
             let gy = &grad_y[n * out_len..(n + 1) * out_len];
             forward.accumulate_weight_gradient(
                 &x[n * in_len..(n + 1) * in_len],
                 gy,
-                scratch,
+                weight_scratch,
                 partial,
             );
-            if let (Some(plan), Some(gx)) = (&input_plan, gx) {
+            if let (Some(plan), Some(scratch), Some(gx)) = (&input_plan, input_scratch, gx) {
                 plan.run(gy, scratch, true, gx);
             }
         },

@@ -12,7 +12,7 @@
 //! the shift by `kx` moves a whole pixel of C channels, so the `(kx, c)` columns of one kernel
 //! row are a strided view of the padded channels-last image with no copies at all.
 
-use super::conv2d::{copy_short, zero_short};
+use super::conv2d::copy_short;
 use super::gemm::{matmul, MatMut, MatRef};
 use super::transpose::transpose;
 use crate::ops::geometry::ConvGeometry;
@@ -73,41 +73,40 @@ impl<E: Element> ShiftedConv<E> {
         self.g.kernel_w * self.g.in_channels
     }
 
-    /// Scratch length of [`Self::run`].
-    pub(crate) fn scratch_len(&self) -> usize {
-        self.depth() * self.plane() + self.g.out_channels * self.grid()
+    /// Scratch memory for [`Self::run`].
+    pub(crate) fn scratch(&self) -> Scratch<E> {
+        Scratch::zeroed(
+            self.depth() * self.plane() + self.g.out_channels * self.grid(),
+            Use::Run,
+        )
     }
 
-    /// Scratch length of [`Self::accumulate_weight_gradient`].
-    pub(crate) fn weight_scratch_len(&self) -> usize {
-        2 * (self.g.in_channels * self.plane() + self.g.out_channels * self.grid())
+    /// Scratch memory for [`Self::accumulate_weight_gradient`].
+    pub(crate) fn weight_scratch(&self) -> Scratch<E> {
+        Scratch::zeroed(
+            2 * (self.g.in_channels * self.plane() + self.g.out_channels * self.grid()),
+            Use::WeightGradient,
+        )
     }
 
-    /// Zero-pads one channel plane `src` (H×W) into `dst` (one [`Self::plane`]).
+    /// Copies one channel plane `src` (H×W) inside its padding in `dst` (one [`Self::plane`]),
+    /// whose padding is zero already (see [`Scratch`]).
     fn pad_plane(&self, src: &[E], dst: &mut [E]) {
         let (pw, g) = (self.padded_w(), &self.g);
-        let (lo, hi) = (g.pad_left, g.pad_left + g.in_w);
-        for (r, row) in dst[..self.padded_h() * pw].chunks_exact_mut(pw).enumerate() {
-            match r.checked_sub(g.pad_top).filter(|&iy| iy < g.in_h) {
-                None => zero_short(row),
-                Some(iy) => {
-                    zero_short(&mut row[..lo]);
-                    copy_short(&mut row[lo..hi], &src[iy * g.in_w..][..g.in_w]);
-                    zero_short(&mut row[hi..]);
-                }
-            }
+        let rows = dst[g.pad_top * pw..].chunks_exact_mut(pw).take(g.in_h);
+        for (row, src) in rows.zip(src.chunks_exact(g.in_w)) {
+            copy_short(&mut row[g.pad_left..g.pad_left + g.in_w], src);
         }
-        zero_short(&mut dst[self.padded_h() * pw..self.plane()]);
     }
 
     /// `y = w ⋆ x` (or `y += w ⋆ x` when `accumulate`) for one image: `x` C×H×W, `y` F×OH×OW.
-    pub(crate) fn run(&self, x: &[E], scratch: &mut [E], accumulate: bool, y: &mut [E]) {
+    pub(crate) fn run(&self, x: &[E], scratch: &mut Scratch<E>, accumulate: bool, y: &mut [E]) {
         let g = &self.g;
         let (c, f) = (g.in_channels, g.out_channels);
         let (plane, grid, pw, depth) = (self.plane(), self.grid(), self.padded_w(), self.depth());
         assert_eq!(x.len(), c * g.in_area(), "shifted conv: input length");
         assert_eq!(y.len(), f * g.out_area(), "shifted conv: output length");
-        let (shifted, out) = scratch[..self.scratch_len()].split_at_mut(depth * plane);
+        let (shifted, out) = scratch.for_use(Use::Run).split_at_mut(depth * plane);
         // copy kx of channel ci at row kx·C + ci: the unshifted copy first, then the others
         // from it
         let (unshifted, rest) = shifted.split_at_mut(c * plane);
@@ -145,7 +144,7 @@ impl<E: Element> ShiftedConv<E> {
         &self,
         x: &[E],
         dy: &[E],
-        scratch: &mut [E],
+        scratch: &mut Scratch<E>,
         partial: &mut [E],
     ) {
         let g = &self.g;
@@ -158,7 +157,7 @@ impl<E: Element> ShiftedConv<E> {
             self.rows.len(),
             "shifted conv: partial length"
         );
-        let (padded, rest) = scratch[..self.weight_scratch_len()].split_at_mut(c * plane);
+        let (padded, rest) = scratch.for_use(Use::WeightGradient).split_at_mut(c * plane);
         let (pixels, rest) = rest.split_at_mut(c * plane);
         let (dy_grid, dy_t) = rest.split_at_mut(f * grid);
         for (ci, dst) in padded.chunks_exact_mut(plane).enumerate() {
@@ -169,7 +168,6 @@ impl<E: Element> ShiftedConv<E> {
         // dy on the padded grid with zeros in the extra columns, pixel-major: (grid × F)
         for (dst, src) in dy_grid.chunks_exact_mut(pw).zip(dy.chunks_exact(g.out_w)) {
             copy_short(&mut dst[..g.out_w], src);
-            zero_short(&mut dst[g.out_w..]);
         }
         transpose(dy_grid, f, grid, dy_t);
         let w_row = f * depth;
@@ -198,5 +196,37 @@ impl<E: Element> ShiftedConv<E> {
                 }
             }
         }
+    }
+}
+
+/// Which method a [`Scratch`] serves: each lays its memory out differently.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Use {
+    Run,
+    WeightGradient,
+}
+
+/// Scratch memory of one [`ShiftedConv`] method, zeroed once when made. The methods only ever
+/// write the inside of its padded planes and the valid columns of its padded grids, so the
+/// padding stays zero from one image to the next and is never written again.
+pub(crate) struct Scratch<E> {
+    data: Vec<E>,
+    made_for: Use,
+}
+
+impl<E: Element> Scratch<E> {
+    fn zeroed(len: usize, made_for: Use) -> Self {
+        Self {
+            data: vec![E::zero(); len],
+            made_for,
+        }
+    }
+
+    fn for_use(&mut self, method: Use) -> &mut [E] {
+        assert_eq!(
+            self.made_for, method,
+            "shifted conv: scratch made for another method"
+        );
+        &mut self.data
     }
 }
