@@ -43,24 +43,26 @@ pub(crate) struct DirectPlan<E> {
 
 impl<E: Element> DirectPlan<E> {
     /// Whether the direct kernel computes the forward pass of this convolution: for few filters
-    /// (a LightConv's rank) on wide maps, where the gemm gets too little work per column
-    /// (measured: 40 against 22–33 GFLOP/s for 8→3 channels at 28×28, one thread).
+    /// (a LightConv's rank) on wide maps, where the products of `ShiftedConv` get too little
+    /// work per column. Measured (benches/ops.rs, batch 64, two threads), direct against
+    /// shifted: 8→3 at 28×28 82 against 50 GFLOP/s, 16→1 at 32×32 55 against 34; but 16→3 at
+    /// 14×14 58 against 73.
     pub(crate) fn forward_applies(g: &ConvGeometry) -> bool {
-        g.stride == 1 && g.groups == 1 && g.out_channels <= 4 && g.out_w >= 14
+        g.stride == 1 && g.groups == 1 && g.out_channels <= 4 && g.out_w >= 24
     }
 
-    /// Whether the direct kernels compute the backward pass of this convolution.
-    ///
-    /// Measured (benches/ops.rs, one thread, AVX-512): the `gemm` crate on im2col columns wins
-    /// every forward pass and the backward of wide layers, whose weight gradient is a product
-    /// with a long inner dimension; the direct kernels win the backward of narrow layers
-    /// (a LightConv's rank, ≤ 8 filters) on large maps, up to 2.6× (8→3 channels at 28×28).
+    /// Whether the direct kernels compute the backward pass of this convolution: for few
+    /// filters from few channels on wide maps, where the products of `ShiftedConv` have an
+    /// inner dimension of a handful. Measured (benches/ops.rs, batch 64, two threads), direct
+    /// against shifted: 1→8 at 28×28 33 against 13 GFLOP/s, 3→8 54 against 33; but from 8 or
+    /// more channels shifted wins: 8→8 at 28×28 52 against 68, 16→5 at 32×32 53 against 114.
     pub(crate) fn backward_applies(g: &ConvGeometry) -> bool {
         g.stride == 1
             && g.groups == 1
             && g.kernel_h == g.kernel_w
             && matches!(g.kernel_h, 1 | 3)
             && g.out_channels <= 8
+            && g.in_channels <= 4
             && g.out_w >= 14
     }
 
