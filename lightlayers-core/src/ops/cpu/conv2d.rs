@@ -1,6 +1,6 @@
 //! Convolution kernels on contiguous NCHW memory, rayon over the images of a batch. Each
 //! geometry takes the fastest path that computes it: the direct kernels for few filters on
-//! wide maps, [`ShiftedConv`] for every other stride-1, one-group convolution, direct loops for
+//! wide maps, `ShiftedConv` for every other stride-1, one-group convolution, direct loops for
 //! depthwise convolutions, and im2col + gemm for the rest (strided or grouped).
 //!
 //! Reductions over the batch (weight and bias gradients) are summed per fixed chunk of images
@@ -9,8 +9,10 @@
 use rayon::prelude::*;
 
 use super::batch_norm::plane_sum;
+use super::depthwise::Depthwise;
 use super::direct_conv::DirectPlan;
 use super::gemm::{matmul, MatMut, MatRef};
+use super::padded_grid::GridPlan;
 use super::shifted_conv::ShiftedConv;
 use super::simd::{multiversion, Level};
 use super::transpose::transpose;
@@ -303,17 +305,18 @@ fn depthwise_backward_impl<L: Level, E: Element>(
     }
 }
 
-/// The weights (C×F×KH×KW) of [`ConvGeometry::input_gradient`]: `w` (F×C×KH×KW, one group)
-/// with its channel axes swapped and the kernel flipped in both axes.
+/// The weights (C × F/G × KH × KW) of [`ConvGeometry::input_gradient`]: `w` (F × C/G × KH × KW)
+/// with the channel axes of each group swapped and the kernel flipped in both axes.
 pub(crate) fn flipped_kernel<E: Element>(g: &ConvGeometry, w: &[E]) -> Vec<E> {
-    assert_eq!(g.groups, 1, "flipped kernel: one group");
-    let (f, c, kh, kw) = (g.out_channels, g.in_channels, g.kernel_h, g.kernel_w);
+    let (gi, go, kh, kw) = (g.group_in(), g.group_out(), g.kernel_h, g.kernel_w);
     let mut flipped = Vec::with_capacity(w.len());
-    for ci in 0..c {
-        for fi in 0..f {
+    for c in 0..g.in_channels {
+        let (group, ci) = (c / gi, c % gi);
+        for fi in 0..go {
+            let f = group * go + fi;
             for ky in (0..kh).rev() {
                 for kx in (0..kw).rev() {
-                    flipped.push(w[((fi * c + ci) * kh + ky) * kw + kx]);
+                    flipped.push(w[((f * gi + ci) * kh + ky) * kw + kx]);
                 }
             }
         }
@@ -357,17 +360,10 @@ pub fn conv2d_forward<E: Element>(
     }
     let p = g.out_area();
     if ShiftedConv::<E>::applies(g) {
-        let plan = ShiftedConv::new(g, w);
-        y.par_chunks_mut(out_len)
-            .zip(x.par_chunks(in_len))
-            .for_each_init(
-                || plan.scratch(),
-                |scratch, (y, x)| {
-                    plan.run(x, scratch, false, y);
-                    finish_output(y, p, bias, relu);
-                },
-            );
-        return;
+        return grid_forward::<E, ShiftedConv<E>>(g, x, w, bias, relu, y);
+    }
+    if Depthwise::<E>::applies(g) {
+        return grid_forward::<E, Depthwise<E>>(g, x, w, bias, relu, y);
     }
     let rows = g.group_in() * g.kernel_area();
     let scratch = if g.is_pointwise() || is_depthwise(g) {
@@ -461,8 +457,10 @@ pub fn conv2d_backward<E: Element>(
         return;
     }
     if ShiftedConv::<E>::applies(g) {
-        shifted_backward(g, x, w, grad_y, grad_x, grad_w);
-        return;
+        return grid_backward::<E, ShiftedConv<E>>(g, x, w, grad_y, grad_x, grad_w);
+    }
+    if Depthwise::<E>::applies(g) {
+        return grid_backward::<E, Depthwise<E>>(g, x, w, grad_y, grad_x, grad_w);
     }
     let scratch = if depthwise {
         0
@@ -663,9 +661,31 @@ fn direct_backward<E: Element>(
     }
 }
 
-/// Input and weight gradients with [`ShiftedConv`]: the input gradient is the convolution of
+/// [`conv2d_forward`] with a [`GridPlan`].
+fn grid_forward<E: Element, P: GridPlan<E>>(
+    g: &ConvGeometry,
+    x: &[E],
+    w: &[E],
+    bias: Option<&[E]>,
+    relu: bool,
+    y: &mut [E],
+) {
+    let (in_len, out_len) = (g.in_channels * g.in_area(), g.out_channels * g.out_area());
+    let plan = P::new(g, w);
+    y.par_chunks_mut(out_len)
+        .zip(x.par_chunks(in_len))
+        .for_each_init(
+            || plan.scratch(),
+            |scratch, (y, x)| {
+                plan.run(x, scratch, false, y);
+                finish_output(y, g.out_area(), bias, relu);
+            },
+        );
+}
+
+/// Input and weight gradients with a [`GridPlan`]: the input gradient is the convolution of
 /// the output gradient with the flipped kernel.
-fn shifted_backward<E: Element>(
+fn grid_backward<E: Element, P: GridPlan<E>>(
     g: &ConvGeometry,
     x: &[E],
     w: &[E],
@@ -674,10 +694,10 @@ fn shifted_backward<E: Element>(
     grad_w: &mut [E],
 ) {
     let (in_len, out_len) = (g.in_channels * g.in_area(), g.out_channels * g.out_area());
-    let forward = ShiftedConv::new(g, w);
+    let forward = P::new(g, w);
     let input_plan = grad_x.is_some().then(|| {
-        let transposed = g.input_gradient().expect("shifted conv: stride 1");
-        ShiftedConv::new(&transposed, &flipped_kernel(g, w))
+        let transposed = g.input_gradient().expect("grid plans: stride 1");
+        P::new(&transposed, &flipped_kernel(g, w))
     });
     let partials = per_image_chunks(
         g,
@@ -686,7 +706,7 @@ fn shifted_backward<E: Element>(
         || {
             (
                 forward.weight_scratch(),
-                input_plan.as_ref().map(ShiftedConv::scratch),
+                input_plan.as_ref().map(P::scratch),
             )
         },
         |(weight_scratch, input_scratch), n, partial, gx| {

@@ -27,7 +27,7 @@ fn filter_blocks(filters: usize) -> impl Iterator<Item = (usize, usize)> {
 
 /// A convolution prepared for the direct kernel: packed weights and padded sizes.
 pub(crate) struct DirectPlan<E> {
-    /// Weights as [filter block][channel][ky][kx][filter in block], zero for missing filters.
+    /// Weights as `[filter block][channel][ky][kx][filter in block]`, zero for missing filters.
     packed: Vec<E>,
     in_channels: usize,
     out_channels: usize,

@@ -3,12 +3,14 @@
 pub mod batch_norm;
 pub(crate) mod buffer_pool;
 pub mod conv2d;
+mod depthwise;
 mod direct_conv;
 pub mod elementwise;
 pub mod fused;
 pub(crate) mod gemm;
 pub mod kernels;
 pub mod max_pool2d;
+mod padded_grid;
 mod shifted_conv;
 pub(crate) mod simd;
 pub(crate) mod tape;
