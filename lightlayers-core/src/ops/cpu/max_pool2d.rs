@@ -61,6 +61,38 @@ multiversion! {
     fn pool_plane<E>(g: &PoolGeometry, x: &[E], y: &mut [E], arg: &mut [u32]) => pool_plane_impl
 }
 
+/// Outputs per vectorised block of the 2×2 pool.
+const POOL_BLOCK: usize = 8;
+
+/// [`POOL_BLOCK`] windows of a 2×2 pool from two input rows: the maxima, and per window the
+/// offset from its top-left input of the first position in reading order that holds the
+/// maximum, as in TensorFlow. Written as separate passes of plain selects, which LLVM turns
+/// into vector shuffles, compares and blends (an `if`/`else if` chain stays scalar).
+#[inline(always)]
+fn pool_block_2x2<E: Element>(
+    r0: &[E; 2 * POOL_BLOCK],
+    r1: &[E; 2 * POOL_BLOCK],
+    w: u32,
+    first: u32,
+    y: &mut [E; POOL_BLOCK],
+    arg: &mut [u32; POOL_BLOCK],
+) {
+    let a: [E; POOL_BLOCK] = std::array::from_fn(|l| r0[2 * l]);
+    let b: [E; POOL_BLOCK] = std::array::from_fn(|l| r0[2 * l + 1]);
+    let c: [E; POOL_BLOCK] = std::array::from_fn(|l| r1[2 * l]);
+    let d: [E; POOL_BLOCK] = std::array::from_fn(|l| r1[2 * l + 1]);
+    for l in 0..POOL_BLOCK {
+        y[l] = a[l].max(b[l]).max(c[l].max(d[l]));
+    }
+    for l in 0..POOL_BLOCK {
+        let m = y[l];
+        let offset = if c[l] == m { w } else { w + 1 };
+        let offset = if b[l] == m { 1 } else { offset };
+        let offset = if a[l] == m { 0 } else { offset };
+        arg[l] = first + 2 * l as u32 + offset;
+    }
+}
+
 /// `a` replaced by `b` (at index `j`) when `b` is greater or is a NaN where `a` is not.
 #[inline(always)]
 fn keep_max<E: Element>(best: (E, u32), b: E, j: u32) -> (E, u32) {
@@ -77,26 +109,40 @@ fn pool_plane_impl<L: Level, E: Element>(g: &PoolGeometry, x: &[E], y: &mut [E],
     for oy in 0..g.out_h() {
         let (yrow, arow) = (&mut y[oy * ow..][..ow], &mut arg[oy * ow..][..ow]);
         if s == 2 {
-            // values first (a vectorisable pass), then where each came from: the first
-            // position in reading order that holds the maximum, as in TensorFlow
             let base = 2 * oy * w;
             let (r0, r1) = (&x[base..base + w], &x[base + w..base + 2 * w]);
-            for (ox, y) in yrow.iter_mut().enumerate() {
-                let i = 2 * ox;
-                *y = r0[i].max(r0[i + 1]).max(r1[i].max(r1[i + 1]));
+            let whole = ow - ow % POOL_BLOCK;
+            for ox0 in (0..whole).step_by(POOL_BLOCK) {
+                let (y, a) = (
+                    &mut yrow[ox0..][..POOL_BLOCK],
+                    &mut arow[ox0..][..POOL_BLOCK],
+                );
+                pool_block_2x2(
+                    r0[2 * ox0..][..2 * POOL_BLOCK].try_into().expect("block"),
+                    r1[2 * ox0..][..2 * POOL_BLOCK].try_into().expect("block"),
+                    w as u32,
+                    (base + 2 * ox0) as u32,
+                    y.try_into().expect("block"),
+                    a.try_into().expect("block"),
+                );
             }
-            for (ox, (a, &m)) in arow.iter_mut().zip(yrow.iter()).enumerate() {
-                let i = 2 * ox;
-                let offset = if r0[i] == m {
-                    0
-                } else if r0[i + 1] == m {
-                    1
-                } else if r1[i] == m {
-                    w
-                } else {
-                    w + 1
-                };
-                *a = (base + i + offset) as u32;
+            if whole < ow {
+                // the last windows of the row through a zero-filled block, as vectors too
+                let n = ow - whole;
+                let (mut t0, mut t1) = ([E::zero(); 2 * POOL_BLOCK], [E::zero(); 2 * POOL_BLOCK]);
+                t0[..2 * n].copy_from_slice(&r0[2 * whole..][..2 * n]);
+                t1[..2 * n].copy_from_slice(&r1[2 * whole..][..2 * n]);
+                let (mut ty, mut ta) = ([E::zero(); POOL_BLOCK], [0; POOL_BLOCK]);
+                pool_block_2x2(
+                    &t0,
+                    &t1,
+                    w as u32,
+                    (base + 2 * whole) as u32,
+                    &mut ty,
+                    &mut ta,
+                );
+                yrow[whole..].copy_from_slice(&ty[..n]);
+                arow[whole..].copy_from_slice(&ta[..n]);
             }
         } else {
             for ox in 0..ow {
@@ -144,4 +190,56 @@ pub fn max_pool2d_backward<E: Element>(
                 gx[i as usize] += d;
             }
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ties everywhere (three values) and some NaNs, on widths that take whole vector blocks,
+    /// the zero-filled last block, or both: each window's maximum ignores NaNs (unless all are
+    /// NaN) and its argmax is the first position in reading order that holds it.
+    #[test]
+    fn two_by_two_picks_the_first_maximum_in_reading_order() {
+        let mut state = 12345u32;
+        let mut next = move || {
+            state = state.wrapping_mul(1664525).wrapping_add(1013904223);
+            state >> 16
+        };
+        for in_w in [2, 6, 14, 16, 18, 28, 32, 34] {
+            let g = PoolGeometry {
+                planes: 3,
+                in_h: 6,
+                in_w,
+                size: 2,
+            };
+            let x: Vec<f32> = (0..g.planes * g.in_h * in_w)
+                .map(|_| match next() % 16 {
+                    0 => f32::NAN,
+                    v => (v % 3) as f32,
+                })
+                .collect();
+            let out = g.planes * g.out_h() * g.out_w();
+            let (mut y, mut arg) = (vec![0.0; out], vec![0; out]);
+            max_pool2d_forward(&g, &x, &mut y, &mut arg);
+            let mut o = 0;
+            for plane in x.chunks(g.in_h * in_w) {
+                for oy in 0..g.out_h() {
+                    for ox in 0..g.out_w() {
+                        let top_left = 2 * oy * in_w + 2 * ox;
+                        let window = [top_left, top_left + 1, top_left + in_w, top_left + in_w + 1];
+                        let m = window.iter().fold(f32::NAN, |m, &i| m.max(plane[i]));
+                        let first = window.iter().find(|&&i| plane[i] == m);
+                        assert_eq!(y[o].to_bits(), m.to_bits(), "width {in_w}, output {o}");
+                        assert_eq!(
+                            arg[o] as usize,
+                            *first.unwrap_or(&window[3]),
+                            "width {in_w}, output {o}"
+                        );
+                        o += 1;
+                    }
+                }
+            }
+        }
+    }
 }
