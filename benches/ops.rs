@@ -37,6 +37,7 @@ const CONVS: &[(&str, usize, usize, usize, usize, usize)] = &[
     ("light k=3 3->16 @14", 3, 16, 14, 3, 1),
     ("separable depthwise 8 @28", 8, 8, 28, 3, 8),
     ("separable pointwise 8->8 @28", 8, 8, 28, 1, 1),
+    ("cifar conv 3->16 @32", 3, 16, 32, 3, 1),
     ("cifar light k=1 16->1 @32", 16, 1, 32, 3, 1),
     ("cifar light k=5 16->5 @32", 16, 5, 32, 3, 1),
     ("cifar light k=5 5->16 @32", 5, 16, 32, 3, 1),
