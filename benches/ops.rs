@@ -5,8 +5,11 @@
 //! pass counts the input- and weight-gradient products, 2 × the forward's).
 //!
 //! `cargo bench -p lightlayers-benches --features criterion` (RAYON_NUM_THREADS sets the threads).
+//! The `peak` group is the yardstick: a large square product through dfdx's matmul, the most
+//! this machine's cores reach with the same `gemm` kernels.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use dfdx::prelude::{Cpu, Tensor, TensorFrom, TryMatMul};
 use lightlayers_core::ops::cpu::batch_norm::{self, BnGeometry};
 use lightlayers_core::ops::cpu::conv2d::{conv2d_backward, conv2d_forward};
 use lightlayers_core::ops::cpu::max_pool2d::{
@@ -80,6 +83,23 @@ fn convolutions(c: &mut Criterion) {
     group.finish();
 }
 
+fn sgemm_peak(c: &mut Criterion) {
+    const N: usize = 1024;
+    let mut group = c.benchmark_group("peak");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_millis(500));
+    let dev = Cpu::default();
+    let a: Tensor<(usize, usize), f32, Cpu> = dev.tensor((data(N * N, 6), (N, N)));
+    let b: Tensor<(usize, usize), f32, Cpu> = dev.tensor((data(N * N, 7), (N, N)));
+    group.throughput(Throughput::Elements(2 * (N * N * N) as u64));
+    group.bench_function("sgemm 1024x1024x1024 (dfdx matmul)", |bench| {
+        bench.iter(|| a.clone().matmul(b.clone()))
+    });
+    group.finish();
+}
+
 fn pooling_and_norm(c: &mut Criterion) {
     let mut group = c.benchmark_group("elementwise");
     group
@@ -140,5 +160,5 @@ fn pooling_and_norm(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, convolutions, pooling_and_norm);
+criterion_group!(benches, sgemm_peak, convolutions, pooling_and_norm);
 criterion_main!(benches);
