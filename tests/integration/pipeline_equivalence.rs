@@ -45,6 +45,29 @@ fn collect<M: TensorCollection<f64, Cpu>>(
     c.out
 }
 
+/// Moves every trainable tensor by seeded noise, so that no bias or batch-norm shift is zero and
+/// every parameter takes part in what is compared.
+struct Perturb(Cpu);
+
+impl TensorVisitor<f64, Cpu> for Perturb {
+    type Viewer = ViewTensorMut;
+    type Err = CpuError;
+    type E2 = f64;
+    type D2 = Cpu;
+
+    fn visit<S: Shape>(
+        &mut self,
+        opts: TensorOptions<S, f64, Cpu>,
+        t: &mut Tensor<S, f64, Cpu>,
+    ) -> Result<Option<Tensor<S, f64, Cpu>>, CpuError> {
+        if opts.do_gradient_update {
+            let noise: Tensor<S, f64, Cpu> = self.0.sample_normal_like(t.shape());
+            *t = t.clone() + noise * 0.1;
+        }
+        Ok(None)
+    }
+}
+
 fn assert_close(what: &str, a: &[(String, Vec<f64>)], b: &[(String, Vec<f64>)]) {
     assert_eq!(a.len(), b.len());
     for ((na, va), (nb, vb)) in a.iter().zip(b) {
@@ -83,6 +106,11 @@ fn check<N: Network>(batch: usize) {
         Default::default(),
     ));
     let mut fused = N::try_build::<f64, Cpu>(&dev).unwrap();
+    N::Model::<f64, Cpu>::iter_tensors(&mut RecursiveWalker {
+        m: &mut fused,
+        f: &mut Perturb(Cpu::seed_from_u64(2)),
+    })
+    .unwrap();
     let mut reference = fused.clone();
     for round in 0..2 {
         let (out_f, grads_f) = step::<N>(&mut fused, &x, round);
