@@ -1,6 +1,7 @@
 //! The fused CPU executor of a [`Stage`] list: one dfdx tape operation whose forward runs every
 //! stage on recycled buffers (ReLUs fused into the preceding convolution, batch norm or
-//! residual addition) and whose backward walks the stages in reverse.
+//! residual addition; in inference, batch norms folded into the preceding convolution) and
+//! whose backward walks the stages in reverse.
 
 use dfdx::prelude::*;
 
@@ -9,7 +10,7 @@ use super::buffer_pool::pool;
 use super::max_pool2d::PoolGeometry;
 use super::tape::{buffer, elements, put_grad, take_grad};
 use crate::ops::geometry::ConvGeometry;
-use crate::ops::pipeline::{BnMode, DynMap, DynVec, Stage};
+use crate::ops::pipeline::{BnMode, BnParams, DynMap, DynVec, Stage};
 use crate::Element;
 
 type Param<E> = Tensor<(usize, usize, usize, usize), E, Cpu>;
@@ -123,6 +124,13 @@ where
                 stages[i],
                 Stage::Conv(_) | Stage::BatchNorm(_) | Stage::Residual { .. }
             );
+        if !train {
+            if let Some((output, consumed)) = conv_with_folded_bn(&stages[i..], input, arena) {
+                input = output;
+                i += consumed;
+                continue;
+            }
+        }
         let [b, c, h, w] = arena.dims[input];
         let node = match &mut stages[i] {
             Stage::Conv(conv) => {
@@ -190,32 +198,8 @@ where
                     BnMode::Infer(state) => (state.params(), None),
                 };
                 let scale_data = elements(&p.scale).into_owned();
-                let shift = elements(&p.bias);
-                let (mean, var): (Vec<f64>, Vec<f64>) = match batch_stats {
-                    Some(s) => s,
-                    None => (
-                        elements(&p.running_mean)
-                            .iter()
-                            .map(|v| v.to_f64_lossless())
-                            .collect(),
-                        elements(&p.running_var)
-                            .iter()
-                            .map(|v| v.to_f64_lossless())
-                            .collect(),
-                    ),
-                };
-                let inv_std: Vec<f64> = var.iter().map(|v| 1.0 / (v + p.epsilon).sqrt()).collect();
-                let a: Vec<E> = (0..c)
-                    .map(|k| E::of(scale_data[k].to_f64_lossless() * inv_std[k]))
-                    .collect();
-                let shift: Vec<E> = (0..c)
-                    .map(|k| {
-                        E::of(
-                            shift[k].to_f64_lossless()
-                                - mean[k] * scale_data[k].to_f64_lossless() * inv_std[k],
-                        )
-                    })
-                    .collect();
+                let (mean, var) = batch_stats.unwrap_or_else(|| moving_stats(&p));
+                let Affine { a, shift, inv_std } = affine(&p, &mean, &var);
                 let mut y = pool.take(b * c * h * w);
                 E::bn_affine(&g, arena.get(input), &a, &shift, fuse_relu, &mut y);
                 let output = arena.push(Activation::Scratch(y), [b, c, h, w]);
@@ -287,6 +271,83 @@ where
         i += if fuse_relu { 2 } else { 1 };
     }
     Ok(input)
+}
+
+/// A batch norm as the per-channel map `x ↦ a·x + shift`, with the `1/σ` it came from.
+struct Affine<E> {
+    a: Vec<E>,
+    shift: Vec<E>,
+    inv_std: Vec<f64>,
+}
+
+/// The affine map of a batch norm with `params` over statistics `mean`, `var` (in f64).
+fn affine<E: Element>(params: &BnParams<E, Cpu>, mean: &[f64], var: &[f64]) -> Affine<E> {
+    let scale = elements(&params.scale);
+    let bias = elements(&params.bias);
+    let inv_std: Vec<f64> = var
+        .iter()
+        .map(|v| 1.0 / (v + params.epsilon).sqrt())
+        .collect();
+    let a = (0..scale.len())
+        .map(|k| E::of(scale[k].to_f64_lossless() * inv_std[k]))
+        .collect();
+    let shift = (0..scale.len())
+        .map(|k| {
+            E::of(bias[k].to_f64_lossless() - mean[k] * scale[k].to_f64_lossless() * inv_std[k])
+        })
+        .collect();
+    Affine { a, shift, inv_std }
+}
+
+/// The moving mean and variance of a batch norm, in f64.
+fn moving_stats<E: Element>(params: &BnParams<E, Cpu>) -> (Vec<f64>, Vec<f64>) {
+    let f64s = |t: &DynVec<E, Cpu>| elements(t).iter().map(|v| v.to_f64_lossless()).collect();
+    (f64s(&params.running_mean), f64s(&params.running_var))
+}
+
+/// Inference only: a convolution followed by a batch norm on its moving statistics (and
+/// optionally a ReLU) runs as one convolution whose filters and bias carry the batch norm's
+/// per-channel scale and shift, saving the batch norm's pass over the activations. Returns the
+/// output and the number of stages consumed, or `None` when `stages` does not start that way.
+fn conv_with_folded_bn<E: Element>(
+    stages: &[Stage<'_, E, Cpu>],
+    input: usize,
+    arena: &mut Arena<E>,
+) -> Option<(usize, usize)>
+where
+    Cpu: Device<E>,
+{
+    let (Some(Stage::Conv(conv)), Some(Stage::BatchNorm(BnMode::Infer(state)))) =
+        (stages.first(), stages.get(1))
+    else {
+        return None;
+    };
+    if conv.spec.relu {
+        return None;
+    }
+    let relu = matches!(stages.get(2), Some(Stage::Relu));
+    let p = state.params();
+    let (mean, var) = moving_stats(&p);
+    let Affine { a, shift, .. } = affine(&p, &mean, &var);
+    let mut weight = elements(&conv.weight).into_owned();
+    let per_filter = weight.len() / a.len();
+    for (filter, &a) in weight.chunks_mut(per_filter).zip(&a) {
+        filter.iter_mut().for_each(|w| *w *= a);
+    }
+    let conv_bias = conv.bias.as_ref().map(elements);
+    let bias: Vec<E> = (0..a.len())
+        .map(|f| conv_bias.as_ref().map_or(E::zero(), |b| b[f] * a[f]) + shift[f])
+        .collect();
+    let spec = conv.spec.with_relu(relu);
+    let [b, c, h, w] = arena.dims[input];
+    let g = ConvGeometry::new([b, c, h, w], conv.weight.shape().concrete(), spec);
+    let mut y = pool::<E>().take(b * g.out_channels * g.out_area());
+    E::conv2d_forward(&g, arena.get(input), &weight, Some(&bias), relu, &mut y);
+    let output = arena.push(
+        Activation::Scratch(y),
+        [b, g.out_channels, g.out_h, g.out_w],
+    );
+    Some((output, if relu { 3 } else { 2 }))
 }
 
 /// Gradient buffers of the activations, allocated (zeroed) on first use.
