@@ -7,7 +7,7 @@
 //! | `state.json` | [`TrainerState`]: epochs done, learning rate, callbacks, history, settings, and the names of the two files below |
 //! | `weights-epoch-NNNN.safetensors` | the model after epoch NNNN ([`save_weights`](super::save_weights), batch-norm statistics included) |
 //! | `optimizer-epoch-NNNN.safetensors` | [`KerasAdam`]'s step and moments after that epoch |
-//! | `model.safetensors` | a copy of the latest weights under a fixed name, for inference ([`load_weights`](super::load_weights), or dfdx's `load_safetensors`) |
+//! | `model.safetensors` | a copy of the latest weights under a fixed name, for inference ([`load_weights`], or dfdx's `load_safetensors`) |
 //! | `metrics.csv`, `metrics.json` | the [`History`] |
 //! | `.lightlayers.lock` | the lock that keeps a second run out of the folder (see [`LOCK_FILE`](super::LOCK_FILE)) |
 //!

@@ -353,7 +353,7 @@ multiversion! {
     fn weight_grad<E, const N: usize, const K: usize>(plan: &DirectPlan<E>, f0: usize, xpad: &[E], dypad: &[E], dw: &mut [E]) => weight_grad_impl
 }
 
-/// dW[f][c][ky][kx] += Σ dy[f, oy, ox]·x[c, oy + ky, ox + kx] for the `N` filters from `f0`,
+/// `dW[f][c][ky][kx] += Σ dy[f, oy, ox]·x[c, oy + ky, ox + kx]` for the `N` filters from `f0`,
 /// with `N` filters × `K` column shifts of accumulators per pass over the rows.
 #[inline(always)]
 fn weight_grad_impl<L: Level, E: Element, const N: usize, const K: usize>(
