@@ -193,6 +193,11 @@ impl ConvGeometry {
         self.kernel_h == 1 && self.kernel_w == 1 && self.stride == 1
     }
 
+    /// True for a depthwise convolution: grouped, one input channel per group.
+    pub fn is_depthwise(&self) -> bool {
+        self.groups > 1 && self.group_in() == 1
+    }
+
     /// Multiply-adds of the forward pass (for FLOP reporting: FLOPs = 2 × this).
     pub fn macs(&self) -> usize {
         self.batch * self.out_channels * self.out_area() * self.group_in() * self.kernel_area()

@@ -324,11 +324,6 @@ pub(crate) fn flipped_kernel<E: Element>(g: &ConvGeometry, w: &[E]) -> Vec<E> {
     flipped
 }
 
-/// Whether a geometry takes the direct depthwise path instead of im2col + gemm.
-fn is_depthwise(g: &ConvGeometry) -> bool {
-    g.group_in() == 1 && g.groups > 1
-}
-
 /// Forward convolution of a whole batch: `y = act(w ⋆ x + b)`.
 ///
 /// `x`: B×C×H×W, `w`: F×(C/G)×KH×KW, `bias`: F, `y`: B×F×OH×OW (overwritten).
@@ -366,7 +361,7 @@ pub fn conv2d_forward<E: Element>(
         return grid_forward::<E, Depthwise<E>>(g, x, w, bias, relu, y);
     }
     let rows = g.group_in() * g.kernel_area();
-    let scratch = if g.is_pointwise() || is_depthwise(g) {
+    let scratch = if g.is_pointwise() || g.is_depthwise() {
         0
     } else {
         g.in_channels * g.kernel_area() * p
@@ -376,7 +371,7 @@ pub fn conv2d_forward<E: Element>(
         .for_each_init(
             || vec![E::zero(); scratch],
             |cols, (y, x)| {
-                if is_depthwise(g) {
+                if g.is_depthwise() {
                     y.fill(E::zero());
                     depthwise_forward(g, x, w, y);
                 } else {
@@ -451,7 +446,7 @@ pub fn conv2d_backward<E: Element>(
         });
     }
 
-    let depthwise = is_depthwise(g);
+    let depthwise = g.is_depthwise();
     if !depthwise && DirectPlan::<E>::backward_applies(g) {
         direct_backward(g, &DirectPlan::forward(g, w), x, w, grad_y, grad_x, grad_w);
         return;

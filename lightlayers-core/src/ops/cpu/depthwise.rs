@@ -34,7 +34,7 @@ impl<E: Element> Depthwise<E> {
     /// Whether this path computes the forward pass and gradients of `g`: a depthwise
     /// convolution (one input channel per group), stride 1.
     pub(crate) fn applies(g: &ConvGeometry) -> bool {
-        g.stride == 1 && g.groups > 1 && g.group_in() == 1
+        g.stride == 1 && g.is_depthwise()
     }
 
     /// Input channels of output channel `f`: (first channel, count).
