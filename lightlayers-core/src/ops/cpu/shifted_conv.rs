@@ -41,22 +41,19 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
     /// The convolution `g` with weights `w` (F×C×KH×KW).
     fn new(g: &ConvGeometry, w: &[E]) -> Self {
         assert!(Self::applies(g), "shifted conv: stride 1 and one group");
-        let (f, c, kh, kw) = (g.out_channels, g.in_channels, g.kernel_h, g.kernel_w);
-        assert_eq!(w.len(), f * c * kh * kw, "shifted conv: weight length");
-        let mut rows = Vec::with_capacity(w.len());
-        for ky in 0..kh {
-            for fi in 0..f {
-                for kx in 0..kw {
-                    for ci in 0..c {
-                        rows.push(w[((fi * c + ci) * kh + ky) * kw + kx]);
-                    }
-                }
-            }
-        }
+        assert_eq!(
+            w.len(),
+            g.out_channels * g.in_channels * g.kernel_area(),
+            "shifted conv: weight length"
+        );
         Self {
             g: *g,
             grid: PaddedGrid::new(g, 1),
-            rows,
+            rows: {
+                let mut rows = Vec::with_capacity(w.len());
+                for_each_in_packed_order(g, |i| rows.push(w[i]));
+                rows
+            },
         }
     }
 
@@ -162,16 +159,22 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
 
     /// Adds a gradient in the packed layout (`[ky][f][kx][c]`) to `grad_w` (F×C×KH×KW).
     fn unpack_into(&self, packed: &[E], grad_w: &mut [E]) {
-        let g = &self.g;
-        let (f, c, kh, kw) = (g.out_channels, g.in_channels, g.kernel_h, g.kernel_w);
-        let mut i = 0;
-        for ky in 0..kh {
-            for fi in 0..f {
-                for kx in 0..kw {
-                    for ci in 0..c {
-                        grad_w[((fi * c + ci) * kh + ky) * kw + kx] += packed[i];
-                        i += 1;
-                    }
+        let mut packed = packed.iter();
+        for_each_in_packed_order(&self.g, |i| {
+            grad_w[i] += *packed.next().expect("shifted conv: packed length");
+        });
+    }
+}
+
+/// Calls `visit` with the index in the weights (F×C×KH×KW) of each element of the packed
+/// layout (`[ky][f][kx][c]`), in packed order.
+fn for_each_in_packed_order(g: &ConvGeometry, mut visit: impl FnMut(usize)) {
+    let (f, c, kh, kw) = (g.out_channels, g.in_channels, g.kernel_h, g.kernel_w);
+    for ky in 0..kh {
+        for fi in 0..f {
+            for kx in 0..kw {
+                for ci in 0..c {
+                    visit(((fi * c + ci) * kh + ky) * kw + kx);
                 }
             }
         }
