@@ -495,34 +495,19 @@ pub fn conv2d_backward<E: Element>(
                 return;
             }
             if let Some(gx) = gx {
-                if g.is_pointwise() {
-                    for grp in 0..gs {
-                        matmul(
-                            MatMut::row_major(
-                                &mut gx[grp * rows * p..(grp + 1) * rows * p],
-                                rows,
-                                p,
-                            ),
-                            MatRef::row_major(&w[grp * fg * rows..(grp + 1) * fg * rows], fg, rows)
-                                .t(),
-                            MatRef::row_major(&gy[grp * fg * p..(grp + 1) * fg * p], fg, p),
-                            true,
-                        );
-                    }
-                } else {
-                    for grp in 0..gs {
-                        matmul(
-                            MatMut::row_major(
-                                &mut grad_cols[grp * rows * p..(grp + 1) * rows * p],
-                                rows,
-                                p,
-                            ),
-                            MatRef::row_major(&w[grp * fg * rows..(grp + 1) * fg * rows], fg, rows)
-                                .t(),
-                            MatRef::row_major(&gy[grp * fg * p..(grp + 1) * fg * p], fg, p),
-                            false,
-                        );
-                    }
+                // columns of the input gradient, per group: wᵀ (R×F) · gy (F×P); a pointwise
+                // convolution's columns are the input gradient itself
+                let pointwise = g.is_pointwise();
+                let cols: &mut [E] = if pointwise { gx } else { grad_cols };
+                for grp in 0..gs {
+                    matmul(
+                        MatMut::row_major(&mut cols[grp * rows * p..(grp + 1) * rows * p], rows, p),
+                        MatRef::row_major(&w[grp * fg * rows..(grp + 1) * fg * rows], fg, rows).t(),
+                        MatRef::row_major(&gy[grp * fg * p..(grp + 1) * fg * p], fg, p),
+                        pointwise,
+                    );
+                }
+                if !pointwise {
                     col2im_add(g, grad_cols, gx);
                 }
             }
