@@ -118,12 +118,6 @@ where
     let pool = pool::<E>();
     let mut i = 0;
     while i < stages.len() {
-        // a ReLU right after a stage that can apply it is fused into that stage
-        let fuse_relu = matches!(stages.get(i + 1), Some(Stage::Relu))
-            && matches!(
-                stages[i],
-                Stage::Conv(_) | Stage::BatchNorm(_) | Stage::Residual { .. }
-            );
         if !train {
             if let Some((output, consumed)) = conv_with_folded_bn(&stages[i..], input, arena) {
                 input = output;
@@ -131,6 +125,12 @@ where
                 continue;
             }
         }
+        // a ReLU right after a stage that can apply it is fused into that stage
+        let fuse_relu = matches!(stages.get(i + 1), Some(Stage::Relu))
+            && matches!(
+                stages[i],
+                Stage::Conv(_) | Stage::BatchNorm(_) | Stage::Residual { .. }
+            );
         let [b, c, h, w] = arena.dims[input];
         let node = match &mut stages[i] {
             Stage::Conv(conv) => {
