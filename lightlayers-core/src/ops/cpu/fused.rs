@@ -1,7 +1,7 @@
 //! The fused CPU executor of a [`Stage`] list: one dfdx tape operation whose forward runs every
 //! stage on recycled buffers (ReLUs fused into the preceding convolution, batch norm or
 //! residual addition; in inference, batch norms folded into the preceding convolution) and
-//! whose backward walks the stages in reverse.
+//! whose backward walks the stages in reverse. Both run on a rayon worker (see `on_worker`).
 
 use dfdx::prelude::*;
 
@@ -10,12 +10,68 @@ use super::buffer_pool::pool;
 use super::max_pool2d::PoolGeometry;
 use super::tape::{buffer, elements, put_grad, take_grad};
 use crate::ops::geometry::ConvGeometry;
-use crate::ops::pipeline::{BnMode, BnParams, DynMap, DynVec, Stage};
+use crate::ops::pipeline::{BatchNormState, BnMode, BnParams, ConvStage, DynMap, DynVec, Stage};
 use crate::Element;
 
 type Param<E> = Tensor<(usize, usize, usize, usize), E, Cpu>;
 
-/// One lowered step; `input`/`output` index the activation arena.
+/// A [`Stage`] with its batch norm's parameters read out: unlike the layers behind
+/// [`BnMode`], steps can be sent to a rayon worker to run there.
+enum Step<E: Element> {
+    Conv(ConvStage<E, Cpu>),
+    BatchNorm {
+        params: BnParams<E, Cpu>,
+        /// Batch statistics, and whether the moving variance takes the unbiased batch
+        /// variance; `None` runs on the moving statistics.
+        batch_stats: Option<bool>,
+    },
+    Relu,
+    MaxPool(usize),
+    Residual {
+        main: Vec<Step<E>>,
+        shortcut: Vec<Step<E>>,
+    },
+}
+
+/// The steps of `stages`; the batch norms that update their moving statistics are pushed to
+/// `updated`, in the order in which [`forward`] computes the new statistics.
+fn lower<'s, 'a, E: Element>(
+    stages: &'s mut [Stage<'a, E, Cpu>],
+    updated: &mut Vec<&'s mut (dyn BatchNormState<E, Cpu> + 'a)>,
+) -> Vec<Step<E>>
+where
+    Cpu: Device<E>,
+{
+    stages
+        .iter_mut()
+        .map(|stage| match stage {
+            Stage::Conv(conv) => Step::Conv(conv.clone()),
+            Stage::BatchNorm(BnMode::Train(state, unbiased)) => {
+                let params = state.params();
+                updated.push(&mut **state);
+                Step::BatchNorm {
+                    params,
+                    batch_stats: Some(*unbiased),
+                }
+            }
+            Stage::BatchNorm(BnMode::Infer(state)) => Step::BatchNorm {
+                params: state.params(),
+                batch_stats: None,
+            },
+            Stage::Relu => Step::Relu,
+            Stage::MaxPool(size) => Step::MaxPool(*size),
+            Stage::Residual { main, shortcut } => Step::Residual {
+                main: lower(main, updated),
+                shortcut: lower(shortcut, updated),
+            },
+        })
+        .collect()
+}
+
+/// New moving statistics (mean, variance) of a batch norm.
+type Running<E> = (Vec<E>, Vec<E>);
+
+/// A step as it ran, kept for the backward; `input`/`output` index the activation arena.
 enum Node<E: Element> {
     Conv {
         input: usize,
@@ -103,37 +159,39 @@ impl<E: Element> Arena<E> {
     }
 }
 
-/// Lowers and runs `stages` from activation `input`; returns the output's index.
+/// Runs `steps` from activation `input`, recording the nodes for the backward when `train`
+/// and pushing the new moving statistics of batch norms on batch statistics to `running`;
+/// returns the output's index.
 fn forward<E: Element>(
-    dev: &Cpu,
-    stages: &mut [Stage<'_, E, Cpu>],
+    steps: &[Step<E>],
     mut input: usize,
     arena: &mut Arena<E>,
     nodes: &mut Vec<Node<E>>,
+    running: &mut Vec<Running<E>>,
     train: bool,
-) -> Result<usize, CpuError>
+) -> usize
 where
     Cpu: Device<E>,
 {
     let pool = pool::<E>();
     let mut i = 0;
-    while i < stages.len() {
+    while i < steps.len() {
         if !train {
-            if let Some((output, consumed)) = conv_with_folded_bn(&stages[i..], input, arena) {
+            if let Some((output, consumed)) = conv_with_folded_bn(&steps[i..], input, arena) {
                 input = output;
                 i += consumed;
                 continue;
             }
         }
         // a ReLU right after a stage that can apply it is fused into that stage
-        let fuse_relu = matches!(stages.get(i + 1), Some(Stage::Relu))
+        let fuse_relu = matches!(steps.get(i + 1), Some(Step::Relu))
             && matches!(
-                stages[i],
-                Stage::Conv(_) | Stage::BatchNorm(_) | Stage::Residual { .. }
+                steps[i],
+                Step::Conv(_) | Step::BatchNorm { .. } | Step::Residual { .. }
             );
         let [b, c, h, w] = arena.dims[input];
-        let node = match &mut stages[i] {
-            Stage::Conv(conv) => {
+        let node = match &steps[i] {
+            Step::Conv(conv) => {
                 let spec = conv.spec.with_relu(conv.spec.relu || fuse_relu);
                 let g = ConvGeometry::new([b, c, h, w], conv.weight.shape().concrete(), spec);
                 let mut y = pool.take(b * g.out_channels * g.out_area());
@@ -158,15 +216,17 @@ where
                     relu: spec.relu,
                 }
             }
-            Stage::BatchNorm(mode) => {
+            Step::BatchNorm {
+                params: p,
+                batch_stats,
+            } => {
                 let g = BnGeometry {
                     batch: b,
                     channels: c,
                     area: h * w,
                 };
-                let (p, batch_stats) = match mode {
-                    BnMode::Train(state, unbiased) => {
-                        let p = state.params();
+                let batch_stats = match batch_stats {
+                    Some(unbiased) => {
                         let (mean, var) = E::bn_batch_stats(&g, arena.get(input));
                         let n = g.count() as f64;
                         let correction = if *unbiased && n > 1.0 {
@@ -189,17 +249,14 @@ where
                                 E::of(keep * o.to_f64_lossless() + (1.0 - keep) * correction * v)
                             })
                             .collect();
-                        state.set_running(
-                            dev.tensor_from_vec(new_mean, (c,)),
-                            dev.tensor_from_vec(new_var, (c,)),
-                        )?;
-                        (p, Some((mean, var)))
+                        running.push((new_mean, new_var));
+                        Some((mean, var))
                     }
-                    BnMode::Infer(state) => (state.params(), None),
+                    None => None,
                 };
                 let scale_data = elements(&p.scale).into_owned();
-                let (mean, var) = batch_stats.unwrap_or_else(|| moving_stats(&p));
-                let Affine { a, shift, inv_std } = affine(&p, &mean, &var);
+                let (mean, var) = batch_stats.unwrap_or_else(|| moving_stats(p));
+                let Affine { a, shift, inv_std } = affine(p, &mean, &var);
                 let mut y = pool.take(b * c * h * w);
                 E::bn_affine(&g, arena.get(input), &a, &shift, fuse_relu, &mut y);
                 let output = arena.push(Activation::Scratch(y), [b, c, h, w]);
@@ -210,18 +267,18 @@ where
                     mean: mean.iter().map(|&m| E::of(m)).collect(),
                     inv_std: inv_std.iter().map(|&s| E::of(s)).collect(),
                     scale_data,
-                    scale: p.scale,
-                    bias: p.bias,
+                    scale: p.scale.clone(),
+                    bias: p.bias.clone(),
                     relu: fuse_relu,
                 }
             }
-            Stage::Relu => {
+            Step::Relu => {
                 let mut y = pool.take(b * c * h * w);
                 E::relu(arena.get(input), &mut y);
                 let output = arena.push(Activation::Scratch(y), [b, c, h, w]);
                 Node::Relu { input, output }
             }
-            Stage::MaxPool(size) => {
+            Step::MaxPool(size) => {
                 let g = PoolGeometry {
                     planes: b * c,
                     in_h: h,
@@ -239,9 +296,9 @@ where
                     argmax,
                 }
             }
-            Stage::Residual { main, shortcut } => {
-                let a = forward(dev, main, input, arena, nodes, train)?;
-                let s = forward(dev, shortcut, input, arena, nodes, train)?;
+            Step::Residual { main, shortcut } => {
+                let a = forward(main, input, arena, nodes, running, train);
+                let s = forward(shortcut, input, arena, nodes, running, train);
                 assert_eq!(
                     arena.dims[a], arena.dims[s],
                     "residual: branch shapes differ"
@@ -270,7 +327,7 @@ where
         }
         i += if fuse_relu { 2 } else { 1 };
     }
-    Ok(input)
+    input
 }
 
 /// A batch norm as the per-channel map `x ↦ a·x + shift`, with the `1/σ` it came from.
@@ -310,25 +367,29 @@ fn moving_stats<E: Element>(params: &BnParams<E, Cpu>) -> (Vec<f64>, Vec<f64>) {
 /// per-channel scale and shift, saving the batch norm's pass over the activations. Returns the
 /// output and the number of stages consumed, or `None` when `stages` does not start that way.
 fn conv_with_folded_bn<E: Element>(
-    stages: &[Stage<'_, E, Cpu>],
+    steps: &[Step<E>],
     input: usize,
     arena: &mut Arena<E>,
 ) -> Option<(usize, usize)>
 where
     Cpu: Device<E>,
 {
-    let (Some(Stage::Conv(conv)), Some(Stage::BatchNorm(BnMode::Infer(state)))) =
-        (stages.first(), stages.get(1))
+    let (
+        Some(Step::Conv(conv)),
+        Some(Step::BatchNorm {
+            params: p,
+            batch_stats: None,
+        }),
+    ) = (steps.first(), steps.get(1))
     else {
         return None;
     };
     if conv.spec.relu {
         return None;
     }
-    let relu = matches!(stages.get(2), Some(Stage::Relu));
-    let p = state.params();
-    let (mean, var) = moving_stats(&p);
-    let Affine { a, shift, .. } = affine(&p, &mean, &var);
+    let relu = matches!(steps.get(2), Some(Step::Relu));
+    let (mean, var) = moving_stats(p);
+    let Affine { a, shift, .. } = affine(p, &mean, &var);
     let mut weight = elements(&conv.weight).into_owned();
     let per_filter = weight.len() / a.len();
     for (filter, &a) in weight.chunks_mut(per_filter).zip(&a) {
@@ -512,7 +573,27 @@ where
     };
     let input = arena.push(input, x.shape().concrete());
     let mut nodes = Vec::new();
-    let output = forward(&dev, stages, input, &mut arena, &mut nodes, T::OWNS_TAPE)?;
+    let mut updated = Vec::new();
+    let steps = lower(stages, &mut updated);
+    let mut running = Vec::new();
+    let output = on_worker(|| {
+        forward(
+            &steps,
+            input,
+            &mut arena,
+            &mut nodes,
+            &mut running,
+            T::OWNS_TAPE,
+        )
+    });
+    assert_eq!(updated.len(), running.len(), "one update per batch norm");
+    for (state, (mean, var)) in updated.into_iter().zip(running) {
+        let c = mean.len();
+        state.set_running(
+            dev.tensor_from_vec(mean, (c,)),
+            dev.tensor_from_vec(var, (c,)),
+        )?;
+    }
     let out = arena.hand_to_dfdx(&dev, output);
     if !T::OWNS_TAPE {
         arena.release();
@@ -528,7 +609,7 @@ where
         g.bufs[input] = Some(take_grad!(grads, &x_ghost));
         // the output gradient must survive for dfdx: the conv node would mask it in place
         let out_grad = g.bufs[output].clone();
-        backward(&nodes, &arena, &mut g, grads)?;
+        on_worker(|| backward(&nodes, &arena, &mut g, grads))?;
         let grad_x = g.bufs[input]
             .take()
             .expect("input gradient is never released");
@@ -540,4 +621,12 @@ where
         Ok(())
     });
     Ok(out.put_tape(tape))
+}
+
+/// Runs `work` on a worker of rayon's pool, this thread waiting. The kernels of a pipeline
+/// each split their work with rayon; called from a thread outside the pool, every one of them
+/// would hand its work over to the pool and wake this thread again at its end, two thread
+/// switches per kernel. From a worker they split it in place.
+fn on_worker<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| work())
 }
