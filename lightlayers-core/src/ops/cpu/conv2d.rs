@@ -475,19 +475,19 @@ pub fn conv2d_backward<E: Element>(
         grad_x,
         w.len(),
         || {
-            let (gy_t, x_t) = if depthwise {
-                (0, 0)
+            // a pointwise convolution's patches are the image itself, seen transposed
+            let x_t = if depthwise || g.is_pointwise() {
+                0
             } else {
-                (out_len, group_in_len)
+                group_in_len
             };
             (
                 vec![E::zero(); scratch],
                 vec![E::zero(); scratch],
-                vec![E::zero(); gy_t],
                 vec![E::zero(); x_t],
             )
         },
-        |(cols, grad_cols, gy_t, x_t), n, partial, gx| {
+        |(cols, grad_cols, x_t), n, partial, gx| {
             let x = &x[n * in_len..(n + 1) * in_len];
             let gy = &grad_y[n * out_len..(n + 1) * out_len];
             if depthwise {
@@ -511,22 +511,17 @@ pub fn conv2d_backward<E: Element>(
                     col2im_add(g, grad_cols, gx);
                 }
             }
-            // Weight gradient, per group: partial (F×R) += gy (F×P) · colsᵀ, with both
-            // operands pixel-major (see `im2col_channels_last`); the patches come
-            // channels-last, so `partial` is in (F, KH·KW, C/G) order until the sum below.
-            transpose(gy, g.out_channels, p, gy_t);
+            // Weight gradient, per group: partial (F×R) += gy (F×P) · patches (P×R). The
+            // patches of a wider kernel come channels-last (see `im2col_channels_last`), so
+            // `partial` is in (F, KH·KW, C/G) order until the sum below.
             for grp in 0..gs {
-                transpose(
-                    &x[grp * group_in_len..][..group_in_len],
-                    group.in_channels,
-                    g.in_area(),
-                    x_t,
-                );
-                let patches: &[E] = if g.is_pointwise() {
-                    x_t
+                let group_x = &x[grp * group_in_len..][..group_in_len];
+                let patches = if g.is_pointwise() {
+                    MatRef::row_major(group_x, rows, p).t()
                 } else {
+                    transpose(group_x, group.in_channels, g.in_area(), x_t);
                     im2col_channels_last(&group, x_t, cols);
-                    cols
+                    MatRef::row_major(&cols[..p * rows], p, rows)
                 };
                 matmul(
                     MatMut::row_major(
@@ -534,8 +529,8 @@ pub fn conv2d_backward<E: Element>(
                         fg,
                         rows,
                     ),
-                    MatRef::strided(&gy_t[grp * fg..], fg, p, 1, g.out_channels),
-                    MatRef::row_major(&patches[..p * rows], p, rows),
+                    MatRef::row_major(&gy[grp * fg * p..(grp + 1) * fg * p], fg, p),
+                    patches,
                     true,
                 );
             }

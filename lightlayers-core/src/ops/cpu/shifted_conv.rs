@@ -68,7 +68,7 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
     /// Scratch memory for [`Self::accumulate_weight_gradient`].
     fn weight_scratch(&self) -> Scratch<E> {
         Scratch::zeroed(
-            2 * (self.g.in_channels * self.grid.plane + self.g.out_channels * self.grid.grid),
+            2 * self.g.in_channels * self.grid.plane + self.g.out_channels * self.grid.grid,
             WEIGHT_GRADIENT,
         )
     }
@@ -130,27 +130,25 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
             "shifted conv: partial length"
         );
         let (padded, rest) = scratch.for_method(WEIGHT_GRADIENT).split_at_mut(c * plane);
-        let (pixels, rest) = rest.split_at_mut(c * plane);
-        let (dy_grid, dy_t) = rest.split_at_mut(f * grid);
+        let (pixels, dy_grid) = rest.split_at_mut(c * plane);
         for (ci, dst) in padded.chunks_exact_mut(plane).enumerate() {
             self.grid
                 .fill_plane(&x[ci * g.in_area()..][..g.in_area()], dst);
         }
         // (plane × C): pixel-major, so that a shift by kx moves whole pixels
         transpose(padded, c, plane, pixels);
-        // dy on the padded grid with zeros in the extra columns, pixel-major: (grid × F)
+        // dy on the padded grid with zeros in the extra columns: (F × grid)
         for (dst, src) in dy_grid
             .chunks_exact_mut(grid)
             .zip(dy.chunks_exact(g.out_area()))
         {
             self.grid.fill_grid(src, dst);
         }
-        transpose(dy_grid, f, grid, dy_t);
         let w_row = f * depth;
         for ky in 0..g.kernel_h {
             matmul(
                 MatMut::row_major(&mut partial[ky * w_row..][..w_row], f, depth),
-                MatRef::strided(dy_t, f, grid, 1, f),
+                MatRef::row_major(dy_grid, f, grid),
                 MatRef::strided(&pixels[ky * pw * c..], grid, depth, c, 1),
                 true,
             );
