@@ -77,7 +77,19 @@ fn convolutions(c: &mut Criterion) {
         );
         group.throughput(Throughput::Elements(2 * flops));
         group.bench_function(BenchmarkId::new("backward", label), |bench| {
-            bench.iter(|| conv2d_backward(&g, &x, &w, &gy, Some(&mut gx), &mut gw, Some(&mut gb)))
+            // the input gradient written over, as in a pipeline (see `conv2d_backward`)
+            bench.iter(|| {
+                conv2d_backward(
+                    &g,
+                    &x,
+                    &w,
+                    &gy,
+                    Some(&mut gx),
+                    false,
+                    &mut gw,
+                    Some(&mut gb),
+                )
+            })
         });
     }
     group.finish();
@@ -123,7 +135,7 @@ fn pooling_and_norm(c: &mut Criterion) {
     });
     let mut gx = vec![0.0f32; x.len()];
     group.bench_function("max_pool 2x2 8ch @28 backward", |b| {
-        b.iter(|| max_pool2d_backward(&g, &arg, &y, &mut gx))
+        b.iter(|| max_pool2d_backward(&g, &arg, &y, false, &mut gx))
     });
     let bn = BnGeometry {
         batch: BATCH,
@@ -152,6 +164,7 @@ fn pooling_and_norm(c: &mut Criterion) {
                 &a,
                 &x,
                 Some(&mut gx),
+                false,
                 &mut gs,
                 &mut gb,
             )

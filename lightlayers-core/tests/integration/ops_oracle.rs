@@ -1,6 +1,10 @@
-//! The CPU kernels against the composed dfdx reference, on random shapes.
+//! The CPU kernels against the composed dfdx reference, on random shapes, and their backward
+//! passes writing over an input gradient against adding to one.
 
 use dfdx::prelude::*;
+use lightlayers_core::ops::cpu::batch_norm::{self, BnGeometry};
+use lightlayers_core::ops::cpu::conv2d;
+use lightlayers_core::ops::cpu::max_pool2d::{self, PoolGeometry};
 use lightlayers_core::ops::{composed, cpu, Conv2dSpec, ConvGeometry, Padding};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
@@ -98,6 +102,20 @@ fn conv2d_kernels_equal_the_composed_reference() {
         close(&fast.1, &slow.1, &format!("grad x {what}"));
         close(&fast.2, &slow.2, &format!("grad w {what}"));
         close(&fast.3, &slow.3, &format!("grad b {what}"));
+
+        // written over a buffer of NaNs, the input gradient is the one added to zeros
+        let (xs, ws, rs) = (x.as_vec(), wt.as_vec(), r.as_vec());
+        let input_gradient = |accumulate: bool| {
+            let mut gx = vec![if accumulate { 0.0 } else { f64::NAN }; xs.len()];
+            let mut gw = vec![0.0; ws.len()];
+            conv2d::conv2d_backward(&g, &xs, &ws, &rs, Some(&mut gx), accumulate, &mut gw, None);
+            gx
+        };
+        assert_eq!(
+            input_gradient(false),
+            input_gradient(true),
+            "overwritten grad x {what}"
+        );
     }
 }
 
@@ -129,5 +147,77 @@ fn max_pool_kernel_equals_the_composed_reference() {
         let (fast, slow) = (run(true), run(false));
         close(&fast.0, &slow.0, &format!("pool output {shape:?}/{size}"));
         close(&fast.1, &slow.1, &format!("pool grad {shape:?}/{size}"));
+
+        // written over a buffer of NaNs, the input gradient is the one added to zeros
+        let g = PoolGeometry {
+            planes: shape.0 * shape.1,
+            in_h: shape.2,
+            in_w: shape.3,
+            size,
+        };
+        let (xs, rs) = (x.as_vec(), r.as_vec());
+        let (mut y, mut argmax) = (vec![0.0; rs.len()], vec![0u32; rs.len()]);
+        max_pool2d::max_pool2d_forward(&g, &xs, &mut y, &mut argmax);
+        let input_gradient = |accumulate: bool| {
+            let mut gx = vec![if accumulate { 0.0 } else { f64::NAN }; xs.len()];
+            max_pool2d::max_pool2d_backward(&g, &argmax, &rs, accumulate, &mut gx);
+            gx
+        };
+        assert_eq!(
+            input_gradient(false),
+            input_gradient(true),
+            "overwritten pool grad {shape:?}/{size}"
+        );
     }
+}
+
+#[test]
+fn batch_norm_and_relu_backward_write_over_the_input_gradient() {
+    let mut rng = StdRng::seed_from_u64(9);
+    for relu in [false, true] {
+        let g = BnGeometry {
+            batch: 3,
+            channels: 4,
+            area: 37,
+        };
+        let len = g.batch * g.channels * g.area;
+        let mut random =
+            |n: usize| -> Vec<f64> { (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect() };
+        let (x, y, gy) = (random(len), random(len), random(len));
+        let (mean, scale) = (random(g.channels), random(g.channels));
+        let inv_std: Vec<f64> = random(g.channels).iter().map(|v| 1.5 + v).collect();
+        let input_gradient = |accumulate: bool| {
+            let mut gx = vec![if accumulate { 0.0 } else { f64::NAN }; len];
+            let (mut gs, mut gb) = (vec![0.0; g.channels], vec![0.0; g.channels]);
+            batch_norm::backward(
+                &g,
+                &x,
+                &y,
+                relu,
+                &mean,
+                &inv_std,
+                &scale,
+                &gy,
+                Some(&mut gx),
+                accumulate,
+                &mut gs,
+                &mut gb,
+            );
+            gx
+        };
+        assert_eq!(
+            input_gradient(false),
+            input_gradient(true),
+            "batch norm, relu={relu}"
+        );
+    }
+    let (y, gy): (Vec<f64>, Vec<f64>) = (0..5000)
+        .map(|_| (rng.gen_range(-1.0..1.0), rng.gen_range(-1.0..1.0)))
+        .unzip();
+    let relu_gradient = |accumulate: bool| {
+        let mut gx = vec![if accumulate { 0.0 } else { f64::NAN }; y.len()];
+        batch_norm::relu_backward(&y, &gy, accumulate, &mut gx);
+        gx
+    };
+    assert_eq!(relu_gradient(false), relu_gradient(true), "relu");
 }

@@ -134,8 +134,8 @@ fn plane_grad_sums_impl<L: Level, E: Element>(
 }
 
 multiversion! {
-    /// gx += k·(n·dy − Σdy − (x − mean)·inv_std·Σdy·x̂) over one plane.
-    fn plane_grad_input<E>(x: &[E], y: &[E], dy: &[E], coefficients: [E; 5], relu: bool, gx: &mut [E]) => plane_grad_input_impl
+    /// gx (+)= k·(n·dy − Σdy − (x − mean)·inv_std·Σdy·x̂) over one plane.
+    fn plane_grad_input<E>(x: &[E], y: &[E], dy: &[E], coefficients: [E; 5], relu: bool, accumulate: bool, gx: &mut [E]) => plane_grad_input_impl
 }
 
 #[inline(always)]
@@ -145,14 +145,25 @@ fn plane_grad_input_impl<L: Level, E: Element>(
     dy: &[E],
     coefficients: [E; 5],
     relu: bool,
+    accumulate: bool,
     gx: &mut [E],
 ) {
     let [k, n, sum_dy, mean, c] = coefficients;
+    let len = gx.len();
+    let (x, y, dy) = (&x[..len], &y[..len], &dy[..len]);
     // k·(n·dy − Σdy − (x − mean)·c) with c = inv_std²·Σdy·(x − mean)
-    for i in 0..x.len() {
+    let inner = |i: usize| {
         let d = masked(dy[i], y[i], relu);
-        let inner = L::fma(n, d, -sum_dy) - (x[i] - mean) * c;
-        gx[i] = L::fma(k, inner, gx[i]);
+        L::fma(n, d, -sum_dy) - (x[i] - mean) * c
+    };
+    if accumulate {
+        for (i, g) in gx.iter_mut().enumerate() {
+            *g = L::fma(k, inner(i), *g);
+        }
+    } else {
+        for (i, g) in gx.iter_mut().enumerate() {
+            *g = k * inner(i);
+        }
     }
 }
 
@@ -233,8 +244,8 @@ pub fn affine<E: Element>(g: &BnGeometry, x: &[E], a: &[E], b: &[E], relu: bool,
 
 /// Backward of a training-mode batch norm given the input `x`, the batch `mean` and
 /// `inv_std` = 1/√(var+ε) used in the forward, the scale γ, and the output `y` (whose zeros
-/// mask the gradient when a ReLU was fused). Accumulates into `grad_x`, `grad_scale` and
-/// `grad_bias`.
+/// mask the gradient when a ReLU was fused). Accumulates into `grad_scale` and `grad_bias`,
+/// and into `grad_x` when `accumulate` (else writes over it).
 #[allow(clippy::too_many_arguments)]
 pub fn backward<E: Element>(
     g: &BnGeometry,
@@ -246,6 +257,7 @@ pub fn backward<E: Element>(
     scale: &[E],
     grad_y: &[E],
     grad_x: Option<&mut [E]>,
+    accumulate: bool,
     grad_scale: &mut [E],
     grad_bias: &mut [E],
 ) {
@@ -288,6 +300,7 @@ pub fn backward<E: Element>(
                         &grad_y[r],
                         coefficients[c],
                         relu,
+                        accumulate,
                         &mut gx[c * g.area..(c + 1) * g.area],
                     );
                 }
@@ -296,20 +309,32 @@ pub fn backward<E: Element>(
 }
 
 multiversion! {
-    fn relu_backward_chunk<E>(y: &[E], grad_y: &[E], grad_x: &mut [E]) => relu_backward_impl
+    fn relu_backward_chunk<E>(y: &[E], grad_y: &[E], accumulate: bool, grad_x: &mut [E]) => relu_backward_impl
 }
 
 #[inline(always)]
-fn relu_backward_impl<L: Level, E: Element>(y: &[E], grad_y: &[E], grad_x: &mut [E]) {
-    for i in 0..y.len() {
-        grad_x[i] += masked(grad_y[i], y[i], true);
+fn relu_backward_impl<L: Level, E: Element>(
+    y: &[E],
+    grad_y: &[E],
+    accumulate: bool,
+    grad_x: &mut [E],
+) {
+    if accumulate {
+        for i in 0..y.len() {
+            grad_x[i] += masked(grad_y[i], y[i], true);
+        }
+    } else {
+        for i in 0..y.len() {
+            grad_x[i] = masked(grad_y[i], y[i], true);
+        }
     }
 }
 
-/// Adds `grad_y` masked by `y > 0` into `grad_x` (the backward of a standalone ReLU).
-pub fn relu_backward<E: Element>(y: &[E], grad_y: &[E], grad_x: &mut [E]) {
+/// `grad_y` masked by `y > 0`, added to `grad_x` when `accumulate`, else written over it (the
+/// backward of a standalone ReLU).
+pub fn relu_backward<E: Element>(y: &[E], grad_y: &[E], accumulate: bool, grad_x: &mut [E]) {
     grad_x
         .par_chunks_mut(4096)
         .zip(y.par_chunks(4096).zip(grad_y.par_chunks(4096)))
-        .for_each(|(gx, (y, gy))| relu_backward_chunk(y, gy, gx));
+        .for_each(|(gx, (y, gy))| relu_backward_chunk(y, gy, accumulate, gx));
 }

@@ -408,16 +408,19 @@ fn finish_output<E: Element>(y: &mut [E], plane: usize, bias: Option<&[E]>, relu
     }
 }
 
-/// Gradients of [`conv2d_forward`], accumulated (`+=`) into the given buffers.
+/// Gradients of [`conv2d_forward`], accumulated (`+=`) into `grad_w` and `grad_bias`, and into
+/// `grad_x` when `accumulate` (else written over it: its contents need not be initialised).
 ///
 /// `grad_y` is the gradient at the output; when the forward fused a ReLU, the caller passes
 /// it already masked (zero where the output was zero).
+#[allow(clippy::too_many_arguments)]
 pub fn conv2d_backward<E: Element>(
     g: &ConvGeometry,
     x: &[E],
     w: &[E],
     grad_y: &[E],
     grad_x: Option<&mut [E]>,
+    accumulate: bool,
     grad_w: &mut [E],
     grad_bias: Option<&mut [E]>,
 ) {
@@ -448,14 +451,15 @@ pub fn conv2d_backward<E: Element>(
 
     let depthwise = g.is_depthwise();
     if !depthwise && DirectPlan::<E>::backward_applies(g) {
-        direct_backward(g, &DirectPlan::forward(g, w), x, w, grad_y, grad_x, grad_w);
+        let forward = DirectPlan::forward(g, w);
+        direct_backward(g, &forward, x, w, grad_y, grad_x, accumulate, grad_w);
         return;
     }
     if ShiftedConv::<E>::applies(g) {
-        return grid_backward::<E, ShiftedConv<E>>(g, x, w, grad_y, grad_x, grad_w);
+        return grid_backward::<E, ShiftedConv<E>>(g, x, w, grad_y, grad_x, accumulate, grad_w);
     }
     if Depthwise::<E>::applies(g) {
-        return grid_backward::<E, Depthwise<E>>(g, x, w, grad_y, grad_x, grad_w);
+        return grid_backward::<E, Depthwise<E>>(g, x, w, grad_y, grad_x, accumulate, grad_w);
     }
     let scratch = if depthwise {
         0
@@ -487,9 +491,16 @@ pub fn conv2d_backward<E: Element>(
                 vec![E::zero(); x_t],
             )
         },
-        |(cols, grad_cols, x_t), n, partial, gx| {
+        |(cols, grad_cols, x_t), n, partial, mut gx| {
             let x = &x[n * in_len..(n + 1) * in_len];
             let gy = &grad_y[n * out_len..(n + 1) * out_len];
+            let pointwise = g.is_pointwise();
+            if !accumulate && (depthwise || !pointwise) {
+                // these add their products into the input gradient
+                if let Some(gx) = gx.as_deref_mut() {
+                    gx.fill(E::zero());
+                }
+            }
             if depthwise {
                 depthwise_backward(g, x, w, gy, gx, partial);
                 return;
@@ -497,14 +508,13 @@ pub fn conv2d_backward<E: Element>(
             if let Some(gx) = gx {
                 // columns of the input gradient, per group: wᵀ (R×F) · gy (F×P); a pointwise
                 // convolution's columns are the input gradient itself
-                let pointwise = g.is_pointwise();
                 let cols: &mut [E] = if pointwise { gx } else { grad_cols };
                 for grp in 0..gs {
                     matmul(
                         MatMut::row_major(&mut cols[grp * rows * p..(grp + 1) * rows * p], rows, p),
                         MatRef::row_major(&w[grp * fg * rows..(grp + 1) * fg * rows], fg, rows).t(),
                         MatRef::row_major(&gy[grp * fg * p..(grp + 1) * fg * p], fg, p),
-                        pointwise,
+                        pointwise && accumulate,
                     );
                 }
                 if !pointwise {
@@ -593,6 +603,7 @@ fn per_image_chunks<E: Element, S: Send>(
 }
 
 /// Input and weight gradients with the direct kernels (stride 1, one group, 1×1 or 3×3).
+#[allow(clippy::too_many_arguments)]
 fn direct_backward<E: Element>(
     g: &ConvGeometry,
     forward: &DirectPlan<E>,
@@ -600,6 +611,7 @@ fn direct_backward<E: Element>(
     w: &[E],
     grad_y: &[E],
     grad_x: Option<&mut [E]>,
+    accumulate: bool,
     grad_w: &mut [E],
 ) {
     let (in_len, out_len) = (g.in_channels * g.in_area(), g.out_channels * g.out_area());
@@ -625,7 +637,7 @@ fn direct_backward<E: Element>(
                 partial,
             );
             if let (Some(plan), Some(gx)) = (&input_plan, gx) {
-                plan.run(gy, gpad, None, false, true, gx);
+                plan.run(gy, gpad, None, false, accumulate, gx);
             }
         },
     );
@@ -666,6 +678,7 @@ fn grid_backward<E: Element, P: GridPlan<E>>(
     w: &[E],
     grad_y: &[E],
     grad_x: Option<&mut [E]>,
+    accumulate: bool,
     grad_w: &mut [E],
 ) {
     let (in_len, out_len) = (g.in_channels * g.in_area(), g.out_channels * g.out_area());
@@ -693,7 +706,7 @@ fn grid_backward<E: Element, P: GridPlan<E>>(
                 partial,
             );
             if let (Some(plan), Some(scratch), Some(gx)) = (&input_plan, input_scratch, gx) {
-                plan.run(gy, scratch, true, gx);
+                plan.run(gy, scratch, accumulate, gx);
             }
         },
     );

@@ -93,6 +93,14 @@ pub fn accumulate<E: Element>(dst: &mut [E], src: &[E]) {
         .for_each(|(d, s)| add_assign_block(d, s));
 }
 
+/// `dst = src`, split over the threads.
+pub fn copy<E: Element>(dst: &mut [E], src: &[E]) {
+    assert_eq!(dst.len(), src.len(), "copy: lengths");
+    dst.par_chunks_mut(BLOCK)
+        .zip(src.par_chunks(BLOCK))
+        .for_each(|(d, s)| d.copy_from_slice(s));
+}
+
 multiversion! {
     /// `y = y + b`, then ReLU if asked (one plane, on the calling thread).
     pub(crate) fn bias_relu<E>(y: &mut [E], b: E, relu: bool) => bias_relu_impl

@@ -411,14 +411,20 @@ where
     Some((output, if relu { 3 } else { 2 }))
 }
 
-/// Gradient buffers of the activations, allocated (zeroed) on first use.
+/// Gradient buffers of the activations, allocated on first use.
 struct Grads<E> {
     bufs: Vec<Option<Vec<E>>>,
 }
 
 impl<E: Element> Grads<E> {
-    fn get_mut(&mut self, i: usize, len: usize) -> &mut Vec<E> {
-        self.bufs[i].get_or_insert_with(|| pool::<E>().zeroed(len))
+    /// The gradient buffer of activation `i` (`len` elements), and whether it holds a gradient
+    /// to add to (`accumulate`). Without one, the buffer is uninitialised and the first
+    /// kernel to write it writes over it: most activations have one consumer, and zeroing
+    /// their buffers first was a serial pass over memory at every step.
+    fn for_kernel(&mut self, i: usize, len: usize) -> (&mut Vec<E>, bool) {
+        let accumulate = self.bufs[i].is_some();
+        let buf = self.bufs[i].get_or_insert_with(|| pool::<E>().take(len));
+        (buf, accumulate)
     }
 }
 
@@ -459,12 +465,14 @@ fn backward<E: Element>(
                 let mut gw = pool.zeroed(w.len());
                 let mut gb = bias.as_ref().map(|_| pool.zeroed(geom.out_channels));
                 let len = arena.get(*input).len();
+                let (gx, accumulate) = g.for_kernel(*input, len);
                 E::conv2d_backward(
                     geom,
                     arena.get(*input),
                     &w,
                     &gy,
-                    Some(g.get_mut(*input, len)),
+                    Some(gx),
+                    accumulate,
                     &mut gw,
                     gb.as_deref_mut(),
                 );
@@ -493,6 +501,7 @@ fn backward<E: Element>(
                 let mut gs = vec![E::zero(); geom.channels];
                 let mut gb = vec![E::zero(); geom.channels];
                 let len = arena.get(*input).len();
+                let (gx, accumulate) = g.for_kernel(*input, len);
                 E::bn_backward(
                     geom,
                     arena.get(*input),
@@ -502,7 +511,8 @@ fn backward<E: Element>(
                     inv_std,
                     scale_data,
                     &gy,
-                    Some(g.get_mut(*input, len)),
+                    Some(gx),
+                    accumulate,
                     &mut gs,
                     &mut gb,
                 );
@@ -515,7 +525,8 @@ fn backward<E: Element>(
                     continue;
                 };
                 let len = arena.get(*input).len();
-                E::relu_backward(arena.get(*output), &gy, g.get_mut(*input, len));
+                let (gx, accumulate) = g.for_kernel(*input, len);
+                E::relu_backward(arena.get(*output), &gy, accumulate, gx);
                 pool.give(gy);
             }
             Node::MaxPool {
@@ -528,7 +539,8 @@ fn backward<E: Element>(
                     continue;
                 };
                 let len = arena.get(*input).len();
-                E::max_pool2d_backward(geom, argmax, &gy, g.get_mut(*input, len));
+                let (gx, accumulate) = g.for_kernel(*input, len);
+                E::max_pool2d_backward(geom, argmax, &gy, accumulate, gx);
                 pool.give(gy);
             }
             Node::Add { a, b, output, relu } => {
@@ -538,11 +550,18 @@ fn backward<E: Element>(
                 if *relu {
                     E::mask_by_positive(arena.get(*output), &mut gy);
                 }
-                for branch in [*a, *b] {
-                    let len = arena.get(branch).len();
-                    E::accumulate(g.get_mut(branch, len), &gy);
+                // both branches receive the gradient unchanged: the second takes the buffer
+                match g.for_kernel(*a, gy.len()) {
+                    (ga, true) => E::accumulate(ga, &gy),
+                    (ga, false) => E::copy(ga, &gy),
                 }
-                pool.give(gy);
+                match &mut g.bufs[*b] {
+                    Some(gb) => {
+                        E::accumulate(gb, &gy);
+                        pool.give(gy);
+                    }
+                    none => *none = Some(gy),
+                }
             }
         }
     }

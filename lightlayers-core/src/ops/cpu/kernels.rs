@@ -24,19 +24,27 @@ pub trait CpuKernels: Sized + 'static {
         y: &mut [Self],
     );
     /// See [`conv2d::conv2d_backward`].
+    #[allow(clippy::too_many_arguments)]
     fn conv2d_backward(
         g: &ConvGeometry,
         x: &[Self],
         w: &[Self],
         grad_y: &[Self],
         grad_x: Option<&mut [Self]>,
+        accumulate: bool,
         grad_w: &mut [Self],
         grad_bias: Option<&mut [Self]>,
     );
     /// See [`max_pool2d::max_pool2d_forward`].
     fn max_pool2d_forward(g: &PoolGeometry, x: &[Self], y: &mut [Self], argmax: &mut [u32]);
     /// See [`max_pool2d::max_pool2d_backward`].
-    fn max_pool2d_backward(g: &PoolGeometry, argmax: &[u32], grad_y: &[Self], grad_x: &mut [Self]);
+    fn max_pool2d_backward(
+        g: &PoolGeometry,
+        argmax: &[u32],
+        grad_y: &[Self],
+        accumulate: bool,
+        grad_x: &mut [Self],
+    );
     /// See [`batch_norm::batch_stats`].
     fn bn_batch_stats(g: &BnGeometry, x: &[Self]) -> (Vec<f64>, Vec<f64>);
     /// See [`batch_norm::affine`].
@@ -53,19 +61,22 @@ pub trait CpuKernels: Sized + 'static {
         scale: &[Self],
         grad_y: &[Self],
         grad_x: Option<&mut [Self]>,
+        accumulate: bool,
         grad_scale: &mut [Self],
         grad_bias: &mut [Self],
     );
     /// See [`elementwise::relu`].
     fn relu(x: &[Self], y: &mut [Self]);
     /// See [`batch_norm::relu_backward`].
-    fn relu_backward(y: &[Self], grad_y: &[Self], grad_x: &mut [Self]);
+    fn relu_backward(y: &[Self], grad_y: &[Self], accumulate: bool, grad_x: &mut [Self]);
     /// See [`elementwise::add`].
     fn residual_add(a: &[Self], b: &[Self], relu: bool, y: &mut [Self]);
     /// See [`elementwise::mask_by_positive`].
     fn mask_by_positive(y: &[Self], grad: &mut [Self]);
     /// See [`elementwise::accumulate`].
     fn accumulate(dst: &mut [Self], src: &[Self]);
+    /// See [`elementwise::copy`].
+    fn copy(dst: &mut [Self], src: &[Self]);
     /// The `gemm` crate's matrix kernel for this type (see [`super::gemm::matmul`]).
     fn gemm_kernel() -> GemmKernel<Self>;
 }
@@ -114,10 +125,11 @@ macro_rules! impl_kernels {
                 w: &[Self],
                 grad_y: &[Self],
                 grad_x: Option<&mut [Self]>,
+                accumulate: bool,
                 grad_w: &mut [Self],
                 grad_bias: Option<&mut [Self]>,
             ) {
-                conv2d::conv2d_backward(g, x, w, grad_y, grad_x, grad_w, grad_bias)
+                conv2d::conv2d_backward(g, x, w, grad_y, grad_x, accumulate, grad_w, grad_bias)
             }
             fn max_pool2d_forward(
                 g: &PoolGeometry,
@@ -131,9 +143,10 @@ macro_rules! impl_kernels {
                 g: &PoolGeometry,
                 argmax: &[u32],
                 grad_y: &[Self],
+                accumulate: bool,
                 grad_x: &mut [Self],
             ) {
-                max_pool2d::max_pool2d_backward(g, argmax, grad_y, grad_x)
+                max_pool2d::max_pool2d_backward(g, argmax, grad_y, accumulate, grad_x)
             }
             fn bn_batch_stats(g: &BnGeometry, x: &[Self]) -> (Vec<f64>, Vec<f64>) {
                 batch_norm::batch_stats(g, x)
@@ -158,18 +171,20 @@ macro_rules! impl_kernels {
                 scale: &[Self],
                 grad_y: &[Self],
                 grad_x: Option<&mut [Self]>,
+                accumulate: bool,
                 grad_scale: &mut [Self],
                 grad_bias: &mut [Self],
             ) {
                 batch_norm::backward(
-                    g, x, y, relu, mean, inv_std, scale, grad_y, grad_x, grad_scale, grad_bias,
+                    g, x, y, relu, mean, inv_std, scale, grad_y, grad_x, accumulate, grad_scale,
+                    grad_bias,
                 )
             }
             fn relu(x: &[Self], y: &mut [Self]) {
                 elementwise::relu(x, y)
             }
-            fn relu_backward(y: &[Self], grad_y: &[Self], grad_x: &mut [Self]) {
-                batch_norm::relu_backward(y, grad_y, grad_x)
+            fn relu_backward(y: &[Self], grad_y: &[Self], accumulate: bool, grad_x: &mut [Self]) {
+                batch_norm::relu_backward(y, grad_y, accumulate, grad_x)
             }
             fn residual_add(a: &[Self], b: &[Self], relu: bool, y: &mut [Self]) {
                 elementwise::add(a, b, relu, y)
@@ -179,6 +194,9 @@ macro_rules! impl_kernels {
             }
             fn accumulate(dst: &mut [Self], src: &[Self]) {
                 elementwise::accumulate(dst, src)
+            }
+            fn copy(dst: &mut [Self], src: &[Self]) {
+                elementwise::copy(dst, src)
             }
             fn gemm_kernel() -> GemmKernel<Self> {
                 $gemm()

@@ -161,11 +161,13 @@ fn pool_plane_impl<L: Level, E: Element>(g: &PoolGeometry, x: &[E], y: &mut [E],
     }
 }
 
-/// Adds each output gradient to the input position that produced the maximum.
+/// Adds each output gradient to the input position that produced the maximum, in `grad_x` as
+/// it is when `accumulate`, else in `grad_x` zeroed first.
 pub fn max_pool2d_backward<E: Element>(
     g: &PoolGeometry,
     argmax: &[u32],
     grad_y: &[E],
+    accumulate: bool,
     grad_x: &mut [E],
 ) {
     let (in_area, out_area) = (g.in_h * g.in_w, g.out_h() * g.out_w());
@@ -180,12 +182,18 @@ pub fn max_pool2d_backward<E: Element>(
         "max_pool2d backward: output gradient length"
     );
     if out_area == 0 {
+        if !accumulate {
+            grad_x.fill(E::zero());
+        }
         return;
     }
     grad_x
         .par_chunks_mut(in_area)
         .zip(grad_y.par_chunks(out_area).zip(argmax.par_chunks(out_area)))
         .for_each(|(gx, (gy, arg))| {
+            if !accumulate {
+                gx.fill(E::zero());
+            }
             for (&d, &i) in gy.iter().zip(arg) {
                 gx[i as usize] += d;
             }

@@ -79,6 +79,7 @@ pub fn conv2d<E: Element, T: Tape<E, Cpu>>(
                 &elements(&weight),
                 masked.as_deref().unwrap_or(&grad_y),
                 Some(&mut grad_x),
+                true,
                 &mut grad_w,
                 grad_b.as_deref_mut(),
             );
@@ -118,7 +119,7 @@ pub fn max_pool2d<E: Element, T: Tape<E, Cpu>>(
         tape.add_backward_op(move |grads| {
             let grad_y = take_grad!(grads, &out_ghost);
             let mut grad_x = take_grad!(grads, &x_ghost);
-            E::max_pool2d_backward(&g, &argmax, &grad_y, &mut grad_x);
+            E::max_pool2d_backward(&g, &argmax, &grad_y, true, &mut grad_x);
             put_grad!(grads, &x_ghost, grad_x);
             put_grad!(grads, &out_ghost, grad_y);
             Ok(())
