@@ -496,7 +496,7 @@ pub fn conv2d_backward<E: Element>(
             let gy = &grad_y[n * out_len..(n + 1) * out_len];
             let pointwise = g.is_pointwise();
             if !accumulate && (depthwise || !pointwise) {
-                // these add their products into the input gradient
+                // the depthwise loop and col2im add into the input gradient
                 if let Some(gx) = gx.as_deref_mut() {
                     gx.fill(E::zero());
                 }
