@@ -409,7 +409,7 @@ fn finish_output<E: Element>(y: &mut [E], plane: usize, bias: Option<&[E]>, relu
 }
 
 /// Gradients of [`conv2d_forward`], accumulated (`+=`) into `grad_w` and `grad_bias`, and into
-/// `grad_x` when `accumulate` (else written over it: its contents need not be initialised).
+/// `grad_x` when `accumulate` (else written over it: its contents are never read).
 ///
 /// `grad_y` is the gradient at the output; when the forward fused a ReLU, the caller passes
 /// it already masked (zero where the output was zero).

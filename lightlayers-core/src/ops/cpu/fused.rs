@@ -418,9 +418,9 @@ struct Grads<E> {
 
 impl<E: Element> Grads<E> {
     /// The gradient buffer of activation `i` (`len` elements), and whether it holds a gradient
-    /// to add to (`accumulate`). Without one, the buffer is uninitialised and the first
-    /// kernel to write it writes over it: most activations have one consumer, and zeroing
-    /// their buffers first was a serial pass over memory at every step.
+    /// to add to (`accumulate`). Without one, the buffer holds what its last use left in it,
+    /// and the first kernel to reach it writes over it: most activations have one consumer,
+    /// and zeroing their buffers first was a serial pass over memory at every step.
     fn for_kernel(&mut self, i: usize, len: usize) -> (&mut Vec<E>, bool) {
         let accumulate = self.bufs[i].is_some();
         let buf = self.bufs[i].get_or_insert_with(|| pool::<E>().take(len));
