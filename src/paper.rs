@@ -1,5 +1,5 @@
 //! The paper's twelve model families (three variants × four datasets), declared with
-//! [`network!`](crate::network) exactly as the authors' Keras code builds them; their `PARAMS`
+//! [`network!`](crate::network!) exactly as the authors' Keras code builds them; their `PARAMS`
 //! equal the paper's tables.
 //!
 //! | dataset | Conv2D | SeparableConv2D | LightLayers (k) |

@@ -1,7 +1,7 @@
-//! The `network!` procedural macro of lightlayers, in four stages as in serde_derive:
-//! [`parse`] (syntax with spans) → [`model`] (layers resolved, blocks inlined) →
-//! [`checks`] (shape inference, errors on the offending layer) → [`expand`] (code). Every
-//! layer is described once, in [`registry`]; every stage reports into one [`Errors`].
+//! The `network!` procedural macro of lightlayers, in four stages as in serde_derive, one
+//! module each: `parse` (syntax with spans) → `model` (layers resolved, blocks inlined) →
+//! `checks` (shape inference, errors on the offending layer) → `expand` (code). Every layer is
+//! described once, in `registry`; every stage reports into one `errors::Errors`.
 //!
 //! Use it through the `lightlayers` crate, whose documentation describes the language.
 
