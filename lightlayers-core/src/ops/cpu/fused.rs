@@ -9,7 +9,7 @@ use super::batch_norm::BnGeometry;
 use super::buffer_pool::pool;
 use super::max_pool2d::PoolGeometry;
 use super::tape::{buffer, elements, put_grad, take_grad};
-use crate::ops::geometry::ConvGeometry;
+use crate::ops::geometry::{Conv2dSpec, ConvGeometry};
 use crate::ops::pipeline::{BatchNormState, BnMode, BnParams, ConvStage, DynMap, DynVec, Stage};
 use crate::Element;
 
@@ -193,19 +193,13 @@ where
         let node = match &steps[i] {
             Step::Conv(conv) => {
                 let spec = conv.spec.with_relu(conv.spec.relu || fuse_relu);
-                let g = ConvGeometry::new([b, c, h, w], conv.weight.shape().concrete(), spec);
-                let mut y = pool.take(b * g.out_channels * g.out_area());
-                E::conv2d_forward(
-                    &g,
-                    arena.get(input),
+                let (output, g) = run_conv(
+                    arena,
+                    input,
+                    conv.weight.shape().concrete(),
                     &elements(&conv.weight),
                     conv.bias.as_ref().map(elements).as_deref(),
-                    spec.relu,
-                    &mut y,
-                );
-                let output = arena.push(
-                    Activation::Scratch(y),
-                    [b, g.out_channels, g.out_h, g.out_w],
+                    spec,
                 );
                 Node::Conv {
                     input,
@@ -400,15 +394,26 @@ where
         .map(|f| conv_bias.as_ref().map_or(E::zero(), |b| b[f] * a[f]) + shift[f])
         .collect();
     let spec = conv.spec.with_relu(relu);
-    let [b, c, h, w] = arena.dims[input];
-    let g = ConvGeometry::new([b, c, h, w], conv.weight.shape().concrete(), spec);
-    let mut y = pool::<E>().take(b * g.out_channels * g.out_area());
-    E::conv2d_forward(&g, arena.get(input), &weight, Some(&bias), relu, &mut y);
-    let output = arena.push(
-        Activation::Scratch(y),
-        [b, g.out_channels, g.out_h, g.out_w],
-    );
+    let dims = conv.weight.shape().concrete();
+    let (output, _) = run_conv(arena, input, dims, &weight, Some(&bias), spec);
     Some((output, if relu { 3 } else { 2 }))
+}
+
+/// Convolves activation `input` with weights `w` of dims `weight_dims` into a new activation;
+/// returns its index and the convolution's geometry.
+fn run_conv<E: Element>(
+    arena: &mut Arena<E>,
+    input: usize,
+    weight_dims: [usize; 4],
+    w: &[E],
+    bias: Option<&[E]>,
+    spec: Conv2dSpec,
+) -> (usize, ConvGeometry) {
+    let g = ConvGeometry::new(arena.dims[input], weight_dims, spec);
+    let mut y = pool::<E>().take(g.batch * g.out_channels * g.out_area());
+    E::conv2d_forward(&g, arena.get(input), w, bias, spec.relu, &mut y);
+    let dims = [g.batch, g.out_channels, g.out_h, g.out_w];
+    (arena.push(Activation::Scratch(y), dims), g)
 }
 
 /// Gradient buffers of the activations, allocated on first use.
