@@ -461,11 +461,6 @@ pub fn conv2d_backward<E: Element>(
     if Depthwise::<E>::applies(g) {
         return grid_backward::<E, Depthwise<E>>(g, x, w, grad_y, grad_x, accumulate, grad_w);
     }
-    let scratch = if depthwise {
-        0
-    } else {
-        g.in_channels * g.kernel_area() * p
-    };
     // One group's geometry, for its channels-last patches.
     let group = ConvGeometry {
         in_channels: g.group_in(),
@@ -474,27 +469,29 @@ pub fn conv2d_backward<E: Element>(
         ..*g
     };
     let group_in_len = group.in_channels * g.in_area();
+    // Columns (im2col patches and input-gradient columns) and a channels-last copy of the
+    // image, for the kernels wider than one pixel: a pointwise convolution's patches are the
+    // image itself, seen transposed, and its input-gradient columns the input gradient.
+    let pointwise = g.is_pointwise();
+    let (cols_len, x_t_len) = if depthwise || pointwise {
+        (0, 0)
+    } else {
+        (g.in_channels * g.kernel_area() * p, group_in_len)
+    };
     let partials = per_image_chunks(
         g,
         grad_x,
         w.len(),
         || {
-            // a pointwise convolution's patches are the image itself, seen transposed
-            let x_t = if depthwise || g.is_pointwise() {
-                0
-            } else {
-                group_in_len
-            };
             (
-                vec![E::zero(); scratch],
-                vec![E::zero(); scratch],
-                vec![E::zero(); x_t],
+                vec![E::zero(); cols_len],
+                vec![E::zero(); cols_len],
+                vec![E::zero(); x_t_len],
             )
         },
         |(cols, grad_cols, x_t), n, partial, mut gx| {
             let x = &x[n * in_len..(n + 1) * in_len];
             let gy = &grad_y[n * out_len..(n + 1) * out_len];
-            let pointwise = g.is_pointwise();
             if !accumulate && (depthwise || !pointwise) {
                 // the depthwise loop and col2im add into the input gradient
                 if let Some(gx) = gx.as_deref_mut() {
@@ -526,7 +523,7 @@ pub fn conv2d_backward<E: Element>(
             // `partial` is in (F, KH·KW, C/G) order until the sum below.
             for grp in 0..gs {
                 let group_x = &x[grp * group_in_len..][..group_in_len];
-                let patches = if g.is_pointwise() {
+                let patches = if pointwise {
                     MatRef::row_major(group_x, rows, p).t()
                 } else {
                     transpose(group_x, group.in_channels, g.in_area(), x_t);
