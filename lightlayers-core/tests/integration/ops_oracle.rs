@@ -20,6 +20,12 @@ fn close(a: &[f64], b: &[f64], what: &str) {
     }
 }
 
+/// An input-gradient buffer for a backward kernel: zeros to add to, or NaNs that survive
+/// anywhere a kernel that writes over the buffer fails to write.
+fn fresh_gradient(accumulate: bool, len: usize) -> Vec<f64> {
+    vec![if accumulate { 0.0 } else { f64::NAN }; len]
+}
+
 #[test]
 fn conv2d_kernels_equal_the_composed_reference() {
     let dev = Dev::seed_from_u64(7);
@@ -106,7 +112,7 @@ fn conv2d_kernels_equal_the_composed_reference() {
         // written over a buffer of NaNs, the input gradient is the one added to zeros
         let (xs, ws, rs) = (x.as_vec(), wt.as_vec(), r.as_vec());
         let input_gradient = |accumulate: bool| {
-            let mut gx = vec![if accumulate { 0.0 } else { f64::NAN }; xs.len()];
+            let mut gx = fresh_gradient(accumulate, xs.len());
             let mut gw = vec![0.0; ws.len()];
             conv2d::conv2d_backward(&g, &xs, &ws, &rs, Some(&mut gx), accumulate, &mut gw, None);
             gx
@@ -159,7 +165,7 @@ fn max_pool_kernel_equals_the_composed_reference() {
         let (mut y, mut argmax) = (vec![0.0; rs.len()], vec![0u32; rs.len()]);
         max_pool2d::max_pool2d_forward(&g, &xs, &mut y, &mut argmax);
         let input_gradient = |accumulate: bool| {
-            let mut gx = vec![if accumulate { 0.0 } else { f64::NAN }; xs.len()];
+            let mut gx = fresh_gradient(accumulate, xs.len());
             max_pool2d::max_pool2d_backward(&g, &argmax, &rs, accumulate, &mut gx);
             gx
         };
@@ -187,7 +193,7 @@ fn batch_norm_and_relu_backward_write_over_the_input_gradient() {
         let (mean, scale) = (random(g.channels), random(g.channels));
         let inv_std: Vec<f64> = random(g.channels).iter().map(|v| 1.5 + v).collect();
         let input_gradient = |accumulate: bool| {
-            let mut gx = vec![if accumulate { 0.0 } else { f64::NAN }; len];
+            let mut gx = fresh_gradient(accumulate, len);
             let (mut gs, mut gb) = (vec![0.0; g.channels], vec![0.0; g.channels]);
             batch_norm::backward(
                 &g,
@@ -215,7 +221,7 @@ fn batch_norm_and_relu_backward_write_over_the_input_gradient() {
         .map(|_| (rng.gen_range(-1.0..1.0), rng.gen_range(-1.0..1.0)))
         .unzip();
     let relu_gradient = |accumulate: bool| {
-        let mut gx = vec![if accumulate { 0.0 } else { f64::NAN }; y.len()];
+        let mut gx = fresh_gradient(accumulate, y.len());
         batch_norm::relu_backward(&y, &gy, accumulate, &mut gx);
         gx
     };
