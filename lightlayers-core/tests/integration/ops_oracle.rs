@@ -46,7 +46,7 @@ fn conv2d_kernels_equal_the_composed_reference() {
             )
         };
         let groups = if depthwise { cin } else { groups };
-        let k = [1, 2, 3, 5][rng.gen_range(0..4)];
+        let (kh, kw) = [(1, 1), (2, 2), (3, 3), (5, 5), (3, 1), (1, 3)][rng.gen_range(0..6)];
         let spec = Conv2dSpec::same()
             .with_stride(rng.gen_range(1..3))
             .with_padding(if rng.gen_bool(0.7) {
@@ -70,16 +70,16 @@ fn conv2d_kernels_equal_the_composed_reference() {
                 rng.gen_range(1..10),
             )
         };
-        if spec.padding == Padding::Valid && (h < k || w < k) {
+        if spec.padding == Padding::Valid && (h < kh || w < kw) {
             continue;
         }
         cases += 1;
-        let g = ConvGeometry::new([b, cin, h, w], [cout, cin / groups, k, k], spec);
+        let g = ConvGeometry::new([b, cin, h, w], [cout, cin / groups, kh, kw], spec);
         let x: Tensor<(usize, usize, usize, usize), f64, _> = dev
             .sample_uniform_like(&(b, cin, h, w))
             .try_sub(0.5)
             .unwrap();
-        let wt = dev.sample_normal_like(&(cout, cin / groups, k, k));
+        let wt = dev.sample_normal_like(&(cout, cin / groups, kh, kw));
         let bias = dev.sample_normal_like(&(cout,));
         let use_bias = rng.gen_bool(0.7);
         let r = dev.sample_normal_like(&(b, cout, g.out_h, g.out_w));

@@ -224,9 +224,9 @@ fn conv_image<E: Element>(plan: &DirectPlan<E>, xpad: &[E], accumulate: bool, y:
                 }
             };
         }
-        match plan.kh {
-            1 => go!(1),
-            3 => go!(3),
+        match (plan.kh, plan.kw) {
+            (1, 1) => go!(1),
+            (3, 3) => go!(3),
             _ => go!(0),
         }
     }
