@@ -125,6 +125,79 @@ fn conv2d_kernels_equal_the_composed_reference() {
     }
 }
 
+/// The `f32` kernels run other code than the `f64` ones where the CPU allows (the
+/// register-tiled kernel of `tap_kernel` on AVX-512), so they are checked against the `f64`
+/// kernels, which the test above checks against the reference: stride-1 one-group shapes of
+/// every filter-block remainder and tile width, up to the paper's 64 channels.
+#[test]
+fn f32_conv2d_kernels_equal_the_f64_kernels() {
+    let mut rng = StdRng::seed_from_u64(13);
+    for case in 0..60 {
+        let (cin, cout) = if case % 3 == 0 {
+            (rng.gen_range(1..70), rng.gen_range(1..70))
+        } else {
+            (rng.gen_range(1..20), rng.gen_range(1..20))
+        };
+        let (kh, kw) = [(3, 3), (3, 3), (5, 5), (2, 2), (1, 3), (3, 1)][rng.gen_range(0..6)];
+        let (b, h, w) = (
+            rng.gen_range(1..4),
+            rng.gen_range(1..20),
+            rng.gen_range(1..36),
+        );
+        let spec = Conv2dSpec::same().with_relu(rng.gen_bool(0.3));
+        let g = ConvGeometry::new([b, cin, h, w], [cout, cin, kh, kw], spec);
+        let uniform = |rng: &mut StdRng, n: usize| -> Vec<f64> {
+            (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect()
+        };
+        let x = uniform(&mut rng, b * cin * h * w);
+        let wt = uniform(&mut rng, cout * cin * kh * kw);
+        let bias = uniform(&mut rng, cout);
+        let gy = uniform(&mut rng, b * cout * g.out_h * g.out_w);
+        let single = |v: &[f64]| v.iter().map(|&v| v as f32).collect::<Vec<f32>>();
+
+        let mut y64 = vec![0.0; gy.len()];
+        conv2d::conv2d_forward(&g, &x, &wt, Some(&bias), spec.relu, &mut y64);
+        let (mut gx64, mut gw64) = (vec![0.0; x.len()], vec![0.0; wt.len()]);
+        conv2d::conv2d_backward(&g, &x, &wt, &gy, Some(&mut gx64), true, &mut gw64, None);
+
+        let mut y32 = vec![f32::NAN; gy.len()];
+        let (x32, w32) = (single(&x), single(&wt));
+        conv2d::conv2d_forward(&g, &x32, &w32, Some(&single(&bias)), spec.relu, &mut y32);
+        let (mut gx32, mut gw32) = (vec![f32::NAN; x.len()], vec![0.0; wt.len()]);
+        conv2d::conv2d_backward(
+            &g,
+            &x32,
+            &w32,
+            &single(&gy),
+            Some(&mut gx32),
+            false,
+            &mut gw32,
+            None,
+        );
+
+        let what = format!("{g:?} relu={}", spec.relu);
+        // each output sums at most 64·9 products of terms below 1: f32 keeps them to ~1e-4
+        let near = |a: &[f32], b: &[f64], part: &str| {
+            assert_eq!(a.len(), b.len(), "{part} {what}: lengths");
+            for (i, (&a, &b)) in a.iter().zip(b).enumerate() {
+                assert!(
+                    (a as f64 - b).abs() <= 1e-3 * (1.0 + b.abs()),
+                    "{part} {what} [{i}]: {a} vs {b}"
+                );
+            }
+        };
+        near(&y32, &y64, "output");
+        near(&gx32, &gx64, "grad x");
+        let gw_scale = 1e-2 * (b * g.out_h * g.out_w) as f64 / 100.0;
+        for (i, (&a, &b)) in gw32.iter().zip(&gw64).enumerate() {
+            assert!(
+                (a as f64 - b).abs() <= 1e-3 * (1.0 + b.abs()) + gw_scale * 1e-2,
+                "grad w {what} [{i}]: {a} vs {b}"
+            );
+        }
+    }
+}
+
 #[test]
 fn max_pool_kernel_equals_the_composed_reference() {
     let dev = Dev::seed_from_u64(3);

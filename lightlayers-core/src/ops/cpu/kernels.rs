@@ -8,6 +8,7 @@
 
 use super::batch_norm::{self, BnGeometry};
 use super::max_pool2d::{self, PoolGeometry};
+use super::tap_kernel::{self, TapConvolve};
 use super::{conv2d, elementwise};
 use crate::ops::geometry::ConvGeometry;
 
@@ -79,6 +80,9 @@ pub trait CpuKernels: Sized + 'static {
     fn copy(dst: &mut [Self], src: &[Self]);
     /// The `gemm` crate's matrix kernel for this type (see [`super::gemm::matmul`]).
     fn gemm_kernel() -> GemmKernel<Self>;
+    /// The register-tiled convolution kernel for this type on this CPU, if there is one (see
+    /// [`super::tap_kernel`]).
+    fn tap_convolve() -> Option<TapConvolve<Self>>;
 }
 
 /// `dst := alpha·dst + beta·lhs·rhs` on strided matrices, as the `gemm` crate's kernels take
@@ -107,7 +111,7 @@ pub type GemmKernel<E> = unsafe fn(
 );
 
 macro_rules! impl_kernels {
-    ($t:ty, $gemm:path) => {
+    ($t:ty, $gemm:path, $taps:expr) => {
         impl CpuKernels for $t {
             fn conv2d_forward(
                 g: &ConvGeometry,
@@ -201,9 +205,12 @@ macro_rules! impl_kernels {
             fn gemm_kernel() -> GemmKernel<Self> {
                 $gemm()
             }
+            fn tap_convolve() -> Option<TapConvolve<Self>> {
+                $taps
+            }
         }
     };
 }
 
-impl_kernels!(f32, gemm_f32::gemm::f32::get_gemm_fn);
-impl_kernels!(f64, gemm_f64::gemm::f64::get_gemm_fn);
+impl_kernels!(f32, gemm_f32::gemm::f32::get_gemm_fn, tap_kernel::for_f32());
+impl_kernels!(f64, gemm_f64::gemm::f64::get_gemm_fn, None);

@@ -13,6 +13,7 @@ pub mod max_pool2d;
 mod padded_grid;
 mod shifted_conv;
 pub(crate) mod simd;
+mod tap_kernel;
 pub(crate) mod tape;
 pub(crate) mod transpose;
 mod window;

@@ -6,12 +6,17 @@
 //! long runs instead of KH·KW times in rows of OW, and the products see an inner dimension of
 //! KW·C.
 //!
+//! Where the element type has a register-tiled kernel on this CPU (`tap_kernel`: `f32` on
+//! AVX-512), the forward reads every tap straight from one padded copy instead, with the
+//! weights packed for it.
+//!
 //! The weight gradient uses the same grid with the pixels outermost (channels-last): there
 //! the shift by `kx` moves a whole pixel of C channels, so the `(kx, c)` columns of one kernel
 //! row are a strided view of the padded channels-last image with no copies at all.
 
 use super::gemm::{matmul, MatMut, MatRef};
 use super::padded_grid::{GridPlan, PaddedGrid, Scratch};
+use super::tap_kernel::{self, TapConvolve, TapLayout};
 use super::transpose::transpose;
 use crate::ops::geometry::ConvGeometry;
 use crate::Element;
@@ -20,8 +25,20 @@ use crate::Element;
 pub(crate) struct ShiftedConv<E> {
     g: ConvGeometry,
     grid: PaddedGrid,
-    /// Weights as `[ky][f][kx][c]`.
-    rows: Vec<E>,
+    forward: Forward<E>,
+}
+
+/// How the forward runs, with its weights packed for it.
+enum Forward<E> {
+    /// One matrix product per kernel row on shifted copies; weights as `[ky][f][kx][c]`.
+    Rows(Vec<E>),
+    /// The register-tiled kernel on one padded copy; weights packed by [`tap_kernel::pack`],
+    /// taps in `[ky][kx]` order at `offsets`.
+    Taps {
+        kernel: TapConvolve<E>,
+        weights: Vec<E>,
+        offsets: Vec<usize>,
+    },
 }
 
 impl<E: Element> ShiftedConv<E> {
@@ -46,21 +63,47 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
             g.out_channels * g.in_channels * g.kernel_area(),
             "shifted conv: weight length"
         );
-        Self {
-            g: *g,
-            grid: PaddedGrid::new(g, 1),
-            rows: {
-                let mut rows = Vec::with_capacity(w.len());
-                for_each_in_packed_order(g, |i| rows.push(w[i]));
-                rows
+        let (kh, kw) = (g.kernel_h, g.kernel_w);
+        match E::tap_convolve() {
+            Some(kernel) => {
+                let grid = PaddedGrid::new(g, tap_kernel::LANES);
+                let offsets = (0..kh)
+                    .flat_map(|ky| (0..kw).map(move |kx| grid.tap(ky, kx)))
+                    .collect();
+                let c = g.in_channels;
+                let weights = tap_kernel::pack(g.out_channels, c, kh * kw, |f, ci, t| {
+                    w[(f * c + ci) * kh * kw + t]
+                });
+                Self {
+                    g: *g,
+                    grid,
+                    forward: Forward::Taps {
+                        kernel,
+                        weights,
+                        offsets,
+                    },
+                }
+            }
+            None => Self {
+                g: *g,
+                grid: PaddedGrid::new(g, 1),
+                forward: Forward::Rows({
+                    let mut rows = Vec::with_capacity(w.len());
+                    for_each_in_packed_order(g, |i| rows.push(w[i]));
+                    rows
+                }),
             },
         }
     }
 
     /// Scratch memory for [`Self::run`].
     fn scratch(&self) -> Scratch<E> {
+        let copies = match self.forward {
+            Forward::Rows(_) => self.g.kernel_w,
+            Forward::Taps { .. } => 1,
+        };
         Scratch::zeroed(
-            self.depth() * self.grid.plane + self.g.out_channels * self.grid.grid,
+            copies * self.g.in_channels * self.grid.plane + self.g.out_channels * self.grid.grid,
             RUN,
         )
     }
@@ -81,6 +124,32 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
             (self.grid.plane, self.grid.grid, self.grid.row, self.depth());
         assert_eq!(x.len(), c * g.in_area(), "shifted conv: input length");
         assert_eq!(y.len(), f * g.out_area(), "shifted conv: output length");
+        let rows = match &self.forward {
+            Forward::Rows(rows) => rows,
+            Forward::Taps {
+                kernel,
+                weights,
+                offsets,
+            } => {
+                let (padded, out) = scratch.for_method(RUN).split_at_mut(c * plane);
+                for (ci, dst) in padded.chunks_exact_mut(plane).enumerate() {
+                    self.grid
+                        .fill_plane(&x[ci * g.in_area()..][..g.in_area()], dst);
+                }
+                let layout = TapLayout {
+                    channels: c,
+                    filters: f,
+                    plane,
+                    grid,
+                    taps: offsets,
+                };
+                kernel(&layout, padded, weights, out);
+                for (y, out) in y.chunks_exact_mut(g.out_area()).zip(out.chunks_exact(grid)) {
+                    self.grid.take_grid(out, accumulate, y);
+                }
+                return;
+            }
+        };
         let (shifted, out) = scratch.for_method(RUN).split_at_mut(depth * plane);
         // copy kx of channel ci at row kx·C + ci: the unshifted copy first, then the others
         // from it
@@ -98,7 +167,7 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
         for ky in 0..g.kernel_h {
             matmul(
                 MatMut::row_major(out, f, grid),
-                MatRef::row_major(&self.rows[ky * w_row..][..w_row], f, depth),
+                MatRef::row_major(&rows[ky * w_row..][..w_row], f, depth),
                 MatRef::strided(&shifted[ky * pw..], depth, grid, plane, 1),
                 ky > 0,
             );
@@ -126,7 +195,7 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
         assert_eq!(dy.len(), f * g.out_area(), "shifted conv: gradient length");
         assert_eq!(
             partial.len(),
-            self.rows.len(),
+            f * c * g.kernel_area(),
             "shifted conv: partial length"
         );
         let (padded, rest) = scratch.for_method(WEIGHT_GRADIENT).split_at_mut(c * plane);
