@@ -16,7 +16,7 @@
 
 use super::gemm::{matmul, MatMut, MatRef};
 use super::padded_grid::{GridPlan, PaddedGrid, Scratch};
-use super::tap_kernel::{self, TapConvolve, TapLayout};
+use super::tap_kernel::{self, TapConvolve, TapLayout, VectorStore};
 use super::transpose::transpose;
 use crate::ops::geometry::ConvGeometry;
 use crate::Element;
@@ -38,6 +38,7 @@ enum Forward<E> {
         kernel: TapConvolve<E>,
         weights: Vec<E>,
         offsets: Vec<usize>,
+        stores: Vec<VectorStore>,
     },
 }
 
@@ -81,6 +82,7 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
                         kernel,
                         weights,
                         offsets,
+                        stores: tap_kernel::vector_stores(grid.grid, grid.row, g.out_h, g.out_w),
                     },
                 }
             }
@@ -98,14 +100,14 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
 
     /// Scratch memory for [`Self::run`].
     fn scratch(&self) -> Scratch<E> {
-        let copies = match self.forward {
-            Forward::Rows(_) => self.g.kernel_w,
-            Forward::Taps { .. } => 1,
+        let (g, grid) = (&self.g, &self.grid);
+        let len = match self.forward {
+            Forward::Rows(_) => {
+                g.kernel_w * g.in_channels * grid.plane + g.out_channels * grid.grid
+            }
+            Forward::Taps { .. } => g.in_channels * grid.plane,
         };
-        Scratch::zeroed(
-            copies * self.g.in_channels * self.grid.plane + self.g.out_channels * self.grid.grid,
-            RUN,
-        )
+        Scratch::zeroed(len, RUN)
     }
 
     /// Scratch memory for [`Self::accumulate_weight_gradient`].
@@ -130,8 +132,9 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
                 kernel,
                 weights,
                 offsets,
+                stores,
             } => {
-                let (padded, out) = scratch.for_method(RUN).split_at_mut(c * plane);
+                let padded = scratch.for_method(RUN);
                 for (ci, dst) in padded.chunks_exact_mut(plane).enumerate() {
                     self.grid
                         .fill_plane(&x[ci * g.in_area()..][..g.in_area()], dst);
@@ -142,11 +145,10 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
                     plane,
                     grid,
                     taps: offsets,
+                    out_area: g.out_area(),
+                    stores,
                 };
-                kernel(&layout, padded, weights, out);
-                for (y, out) in y.chunks_exact_mut(g.out_area()).zip(out.chunks_exact(grid)) {
-                    self.grid.take_grid(out, accumulate, y);
-                }
+                kernel(&layout, padded, weights, accumulate, y);
                 return;
             }
         };
