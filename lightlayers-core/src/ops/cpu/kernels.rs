@@ -8,7 +8,7 @@
 
 use super::batch_norm::{self, BnGeometry};
 use super::max_pool2d::{self, PoolGeometry};
-use super::tap_kernel::{self, TapConvolve};
+use super::tap_kernel::{self, TapKernels};
 use super::{conv2d, elementwise};
 use crate::ops::geometry::ConvGeometry;
 
@@ -80,9 +80,9 @@ pub trait CpuKernels: Sized + 'static {
     fn copy(dst: &mut [Self], src: &[Self]);
     /// The `gemm` crate's matrix kernel for this type (see [`super::gemm::matmul`]).
     fn gemm_kernel() -> GemmKernel<Self>;
-    /// The register-tiled convolution kernel for this type on this CPU, if there is one (see
-    /// [`super::tap_kernel`]).
-    fn tap_convolve() -> Option<TapConvolve<Self>>;
+    /// The register-tiled convolution kernels for this type on this CPU, if there are any
+    /// (see [`super::tap_kernel`]).
+    fn tap_kernels() -> Option<TapKernels<Self>>;
 }
 
 /// `dst := alpha·dst + beta·lhs·rhs` on strided matrices, as the `gemm` crate's kernels take
@@ -205,7 +205,7 @@ macro_rules! impl_kernels {
             fn gemm_kernel() -> GemmKernel<Self> {
                 $gemm()
             }
-            fn tap_convolve() -> Option<TapConvolve<Self>> {
+            fn tap_kernels() -> Option<TapKernels<Self>> {
                 $taps
             }
         }

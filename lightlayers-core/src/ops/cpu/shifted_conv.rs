@@ -16,7 +16,7 @@
 
 use super::gemm::{matmul, MatMut, MatRef};
 use super::padded_grid::{GridPlan, PaddedGrid, Scratch};
-use super::tap_kernel::{self, TapConvolve, TapLayout, VectorStore};
+use super::tap_kernel::{self, TapKernels, TapLayout, VectorStore};
 use super::transpose::transpose;
 use crate::ops::geometry::ConvGeometry;
 use crate::Element;
@@ -25,17 +25,17 @@ use crate::Element;
 pub(crate) struct ShiftedConv<E> {
     g: ConvGeometry,
     grid: PaddedGrid,
-    forward: Forward<E>,
+    method: Method<E>,
 }
 
-/// How the forward runs, with its weights packed for it.
-enum Forward<E> {
+/// How the convolution runs, with its weights packed for the forward.
+enum Method<E> {
     /// One matrix product per kernel row on shifted copies; weights as `[ky][f][kx][c]`.
     Rows(Vec<E>),
-    /// The register-tiled kernel on one padded copy; weights packed by [`tap_kernel::pack`],
+    /// The register-tiled kernels on one padded copy; weights packed by [`tap_kernel::pack`],
     /// taps in `[ky][kx]` order at `offsets`.
     Taps {
-        kernel: TapConvolve<E>,
+        kernels: TapKernels<E>,
         weights: Vec<E>,
         offsets: Vec<usize>,
         stores: Vec<VectorStore>,
@@ -53,6 +53,20 @@ impl<E: Element> ShiftedConv<E> {
     fn depth(&self) -> usize {
         self.g.kernel_w * self.g.in_channels
     }
+
+    /// The sizes the tap kernels see, with the plan's tap offsets and output stores.
+    fn tap_layout<'a>(&self, offsets: &'a [usize], stores: &'a [VectorStore]) -> TapLayout<'a> {
+        TapLayout {
+            channels: self.g.in_channels,
+            filters: self.g.out_channels,
+            plane: self.grid.plane,
+            grid: self.grid.grid,
+            taps: offsets,
+            kernel_w: self.g.kernel_w,
+            out_area: self.g.out_area(),
+            stores,
+        }
+    }
 }
 
 impl<E: Element> GridPlan<E> for ShiftedConv<E> {
@@ -65,8 +79,8 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
             "shifted conv: weight length"
         );
         let (kh, kw) = (g.kernel_h, g.kernel_w);
-        match E::tap_convolve() {
-            Some(kernel) => {
+        match E::tap_kernels() {
+            Some(kernels) => {
                 let grid = PaddedGrid::new(g, tap_kernel::LANES);
                 let offsets = (0..kh)
                     .flat_map(|ky| (0..kw).map(move |kx| grid.tap(ky, kx)))
@@ -78,8 +92,8 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
                 Self {
                     g: *g,
                     grid,
-                    forward: Forward::Taps {
-                        kernel,
+                    method: Method::Taps {
+                        kernels,
                         weights,
                         offsets,
                         stores: tap_kernel::vector_stores(grid.grid, grid.row, g.out_h, g.out_w),
@@ -89,7 +103,7 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
             None => Self {
                 g: *g,
                 grid: PaddedGrid::new(g, 1),
-                forward: Forward::Rows({
+                method: Method::Rows({
                     let mut rows = Vec::with_capacity(w.len());
                     for_each_in_packed_order(g, |i| rows.push(w[i]));
                     rows
@@ -101,11 +115,9 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
     /// Scratch memory for [`Self::run`].
     fn scratch(&self) -> Scratch<E> {
         let (g, grid) = (&self.g, &self.grid);
-        let len = match self.forward {
-            Forward::Rows(_) => {
-                g.kernel_w * g.in_channels * grid.plane + g.out_channels * grid.grid
-            }
-            Forward::Taps { .. } => g.in_channels * grid.plane,
+        let len = match self.method {
+            Method::Rows(_) => g.kernel_w * g.in_channels * grid.plane + g.out_channels * grid.grid,
+            Method::Taps { .. } => g.in_channels * grid.plane,
         };
         Scratch::zeroed(len, RUN)
     }
@@ -126,10 +138,10 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
             (self.grid.plane, self.grid.grid, self.grid.row, self.depth());
         assert_eq!(x.len(), c * g.in_area(), "shifted conv: input length");
         assert_eq!(y.len(), f * g.out_area(), "shifted conv: output length");
-        let rows = match &self.forward {
-            Forward::Rows(rows) => rows,
-            Forward::Taps {
-                kernel,
+        let rows = match &self.method {
+            Method::Rows(rows) => rows,
+            Method::Taps {
+                kernels,
                 weights,
                 offsets,
                 stores,
@@ -139,16 +151,13 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
                     self.grid
                         .fill_plane(&x[ci * g.in_area()..][..g.in_area()], dst);
                 }
-                let layout = TapLayout {
-                    channels: c,
-                    filters: f,
-                    plane,
-                    grid,
-                    taps: offsets,
-                    out_area: g.out_area(),
-                    stores,
-                };
-                kernel(&layout, padded, weights, accumulate, y);
+                (kernels.convolve)(
+                    &self.tap_layout(offsets, stores),
+                    padded,
+                    weights,
+                    accumulate,
+                    y,
+                );
                 return;
             }
         };
@@ -214,6 +223,18 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
             .zip(dy.chunks_exact(g.out_area()))
         {
             self.grid.fill_grid(src, dst);
+        }
+        if let Method::Taps {
+            kernels,
+            offsets,
+            stores,
+            ..
+        } = &self.method
+        {
+            if c >= tap_kernel::LANES {
+                let layout = self.tap_layout(offsets, stores);
+                return (kernels.weight_gradient)(&layout, pixels, dy_grid, partial);
+            }
         }
         let w_row = f * depth;
         for ky in 0..g.kernel_h {

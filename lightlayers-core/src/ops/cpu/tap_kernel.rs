@@ -13,12 +13,16 @@
 #[cfg(target_arch = "x86_64")]
 use super::simd::{detected, Detected};
 
-/// Grid positions per vector.
+/// Grid positions (or channels, in the weight gradient) per vector.
 pub(crate) const LANES: usize = 16;
 /// Vectors of grid positions per tile.
 const VECTORS: usize = 3;
 /// Filters per tile.
 const FILTERS: usize = 8;
+/// Filters per weight-gradient tile.
+const GRADIENT_FILTERS: usize = 2;
+/// Taps per weight-gradient tile.
+const GRADIENT_TAPS: usize = 9;
 
 /// One convolution's sizes as the kernel sees them.
 pub struct TapLayout<'a> {
@@ -30,8 +34,10 @@ pub struct TapLayout<'a> {
     pub(crate) plane: usize,
     /// Elements of one output grid, a multiple of [`LANES`].
     pub(crate) grid: usize,
-    /// Offset of each kernel tap in a plane, in the weights' tap order.
+    /// Offset of each kernel tap in a plane, in `[ky][kx]` order.
     pub(crate) taps: &'a [usize],
+    /// Taps per kernel row (KW).
+    pub(crate) kernel_w: usize,
     /// Elements of one output plane (OH×OW).
     pub(crate) out_area: usize,
     /// Where each vector of grid positions goes in an output plane.
@@ -74,11 +80,26 @@ pub(crate) fn vector_stores(
 /// layout, planes, packed weights, whether to add to the output, output.
 pub type TapConvolve<E> = fn(&TapLayout, &[E], &[E], bool, &mut [E]);
 
-/// The kernel, when this CPU has AVX-512.
-pub(crate) fn for_f32() -> Option<TapConvolve<f32>> {
+/// The weight-gradient kernel's signature: layout, the padded image channels-last (plane × C),
+/// the output gradient on the grid with zeros in its extra columns (F × grid), the partial
+/// weight gradient to add to (`[ky][f][kx][c]`).
+pub type TapWeightGradient<E> = fn(&TapLayout, &[E], &[E], &mut [E]);
+
+/// The kernels for one element type.
+#[derive(Clone, Copy)]
+pub struct TapKernels<E> {
+    pub(crate) convolve: TapConvolve<E>,
+    pub(crate) weight_gradient: TapWeightGradient<E>,
+}
+
+/// The kernels, when this CPU has AVX-512.
+pub(crate) fn for_f32() -> Option<TapKernels<f32>> {
     #[cfg(target_arch = "x86_64")]
     if detected() == Detected::Avx512 {
-        return Some(convolve);
+        return Some(TapKernels {
+            convolve,
+            weight_gradient,
+        });
     }
     None
 }
@@ -128,6 +149,7 @@ fn convolve(
         taps,
         out_area,
         stores,
+        ..
     } = *layout;
     assert_eq!(detected(), Detected::Avx512, "tap kernel: needs AVX-512");
     assert_eq!(grid % LANES, 0, "tap kernel: grid of whole vectors");
@@ -261,6 +283,142 @@ unsafe fn tile<const P: usize, const N: usize>(
                     packed
                 };
                 _mm512_mask_storeu_ps(dst, first, value);
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+/// `partial[ky][f][kx][c] += Σ_q dy[f][q] · pixels[q + taps[t]][c]` over the grid positions
+/// `q`, `t` the tap (ky, kx): vectors of 16 channels, so no horizontal sums.
+fn weight_gradient(layout: &TapLayout, pixels: &[f32], dy: &[f32], partial: &mut [f32]) {
+    let TapLayout {
+        channels,
+        filters,
+        plane,
+        grid,
+        taps,
+        kernel_w,
+        ..
+    } = *layout;
+    assert_eq!(detected(), Detected::Avx512, "tap kernel: needs AVX-512");
+    let reach = taps.iter().max().copied().unwrap_or(0);
+    assert!(
+        grid + reach <= plane,
+        "tap kernel: taps reach past the plane"
+    );
+    assert!(
+        pixels.len() >= plane * channels,
+        "tap kernel: pixels length"
+    );
+    assert!(dy.len() >= filters * grid, "tap kernel: gradient length");
+    assert!(
+        kernel_w > 0 && taps.len() % kernel_w == 0,
+        "tap kernel: whole kernel rows"
+    );
+    assert_eq!(
+        partial.len(),
+        filters * channels * taps.len(),
+        "tap kernel: partial length"
+    );
+    // SAFETY: AVX-512F is present (asserted above); the memory accesses are bounded by the
+    // lengths asserted above (see `weight_gradient_avx512`).
+    unsafe { weight_gradient_avx512(layout, pixels, dy, partial) }
+}
+
+#[cfg(target_arch = "x86_64")]
+/// [`weight_gradient`] on checked arguments: every tap's read of a whole grid inside the
+/// plane, `pixels`, `dy` and `partial` at least as long as the layout.
+#[target_feature(enable = "avx512f")]
+unsafe fn weight_gradient_avx512(
+    layout: &TapLayout,
+    pixels: &[f32],
+    dy: &[f32],
+    partial: &mut [f32],
+) {
+    let (channels, filters, taps) = (layout.channels, layout.filters, layout.taps.len());
+    for c0 in (0..channels).step_by(LANES) {
+        let lanes = LANES.min(channels - c0);
+        let mask = ((1u32 << lanes) - 1) as u16;
+        for f0 in (0..filters).step_by(GRADIENT_FILTERS) {
+            let n = GRADIENT_FILTERS.min(filters - f0);
+            for t0 in (0..taps).step_by(GRADIENT_TAPS) {
+                let t = GRADIENT_TAPS.min(taps - t0);
+                let at = GradientTile { c0, mask, f0, t0 };
+                macro_rules! tile {
+                    ($($n:literal, $t:literal);*) => {
+                        match (n, t) {
+                            // SAFETY: filters `f0..f0 + n` and taps `t0..t0 + t` exist, and
+                            // lanes `c0..c0 + lanes` are channels; so every read of a
+                            // channel-masked vector ends inside `pixels` (grid + max tap ≤
+                            // plane positions of C channels), every broadcast inside `dy`,
+                            // and every masked update inside `partial`.
+                            $(($n, $t) => unsafe { gradient_tile::<$n, $t>(layout, &at, pixels, dy, partial) },)*
+                            _ => unreachable!("tile sizes are 1..=2 filters × 1..=9 taps"),
+                        }
+                    };
+                }
+                tile!(1, 1; 1, 2; 1, 3; 1, 4; 1, 5; 1, 6; 1, 7; 1, 8; 1, 9;
+                      2, 1; 2, 2; 2, 3; 2, 4; 2, 5; 2, 6; 2, 7; 2, 8; 2, 9);
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+/// Where a weight-gradient tile sits: its first channel and the mask of its channels, its
+/// first filter and its first tap.
+struct GradientTile {
+    c0: usize,
+    mask: u16,
+    f0: usize,
+    t0: usize,
+}
+
+#[cfg(target_arch = "x86_64")]
+/// One weight-gradient tile: `N` filters × `T` taps × the channels of `at.mask`, summed over
+/// the whole grid in registers, then added to `partial`. The caller guarantees that every
+/// access below is in bounds.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn gradient_tile<const N: usize, const T: usize>(
+    layout: &TapLayout,
+    at: &GradientTile,
+    pixels: &[f32],
+    dy: &[f32],
+    partial: &mut [f32],
+) {
+    use std::arch::x86_64::{
+        _mm512_add_ps, _mm512_fmadd_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps,
+        _mm512_set1_ps, _mm512_setzero_ps,
+    };
+    let (c, grid) = (layout.channels, layout.grid);
+    let offsets: [usize; T] = std::array::from_fn(|t| layout.taps[at.t0 + t] * c + at.c0);
+    let (x, d) = (pixels.as_ptr(), dy.as_ptr());
+    let mut acc = [[_mm512_setzero_ps(); T]; N];
+    for q in 0..grid {
+        // SAFETY (this and the reads below): in bounds by the caller's guarantee.
+        let ds: [_; N] =
+            std::array::from_fn(|j| _mm512_set1_ps(unsafe { *d.add((at.f0 + j) * grid + q) }));
+        let xq = unsafe { x.add(q * c) };
+        for (t, &offset) in offsets.iter().enumerate() {
+            let xs = unsafe { _mm512_maskz_loadu_ps(at.mask, xq.add(offset)) };
+            for (acc, &d) in acc.iter_mut().zip(&ds) {
+                acc[t] = _mm512_fmadd_ps(d, xs, acc[t]);
+            }
+        }
+    }
+    let (kw, f) = (layout.kernel_w, layout.filters);
+    for (j, acc) in acc.iter().enumerate() {
+        for (t, &acc) in acc.iter().enumerate() {
+            let (ky, kx) = ((at.t0 + t) / kw, (at.t0 + t) % kw);
+            // SAFETY: in bounds by the caller's guarantee; masked-off lanes are not accessed.
+            unsafe {
+                let dst = partial
+                    .as_mut_ptr()
+                    .add(((ky * f + at.f0 + j) * kw + kx) * c + at.c0);
+                let sum = _mm512_add_ps(_mm512_maskz_loadu_ps(at.mask, dst), acc);
+                _mm512_mask_storeu_ps(dst, at.mask, sum);
             }
         }
     }
