@@ -16,7 +16,7 @@
 
 use super::gemm::{matmul, MatMut, MatRef};
 use super::padded_grid::{GridPlan, PaddedGrid, Scratch};
-use super::tap_kernel::{self, TapKernels, TapLayout, VectorStore};
+use super::tap_kernel::{self, OutputVector, TapKernels, TapLayout};
 use super::transpose::transpose;
 use crate::ops::geometry::ConvGeometry;
 use crate::Element;
@@ -38,7 +38,7 @@ enum Method<E> {
         kernels: TapKernels<E>,
         weights: Vec<E>,
         offsets: Vec<usize>,
-        stores: Vec<VectorStore>,
+        vectors: Vec<OutputVector>,
     },
 }
 
@@ -54,8 +54,8 @@ impl<E: Element> ShiftedConv<E> {
         self.g.kernel_w * self.g.in_channels
     }
 
-    /// The sizes the tap kernels see, with the plan's tap offsets and output stores.
-    fn tap_layout<'a>(&self, offsets: &'a [usize], stores: &'a [VectorStore]) -> TapLayout<'a> {
+    /// The sizes the tap kernels see, with the plan's tap offsets and output vectors.
+    fn tap_layout<'a>(&self, offsets: &'a [usize], vectors: &'a [OutputVector]) -> TapLayout<'a> {
         TapLayout {
             channels: self.g.in_channels,
             filters: self.g.out_channels,
@@ -64,7 +64,7 @@ impl<E: Element> ShiftedConv<E> {
             taps: offsets,
             kernel_w: self.g.kernel_w,
             out_area: self.g.out_area(),
-            stores,
+            vectors,
         }
     }
 }
@@ -96,7 +96,7 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
                         kernels,
                         weights,
                         offsets,
-                        stores: tap_kernel::vector_stores(grid.grid, grid.row, g.out_h, g.out_w),
+                        vectors: tap_kernel::output_vectors(grid.grid, grid.row, g.out_h, g.out_w),
                     },
                 }
             }
@@ -144,7 +144,7 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
                 kernels,
                 weights,
                 offsets,
-                stores,
+                vectors,
             } => {
                 let padded = scratch.for_method(RUN);
                 for (ci, dst) in padded.chunks_exact_mut(plane).enumerate() {
@@ -152,7 +152,7 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
                         .fill_plane(&x[ci * g.in_area()..][..g.in_area()], dst);
                 }
                 (kernels.convolve)(
-                    &self.tap_layout(offsets, stores),
+                    &self.tap_layout(offsets, vectors),
                     padded,
                     weights,
                     accumulate,
@@ -227,12 +227,12 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
         if let Method::Taps {
             kernels,
             offsets,
-            stores,
+            vectors,
             ..
         } = &self.method
         {
             if c >= tap_kernel::LANES {
-                let layout = self.tap_layout(offsets, stores);
+                let layout = self.tap_layout(offsets, vectors);
                 return (kernels.weight_gradient)(&layout, pixels, dy_grid, partial);
             }
         }

@@ -1,21 +1,25 @@
-//! The register-tiled kernel `ShiftedConv` runs for `f32` on AVX-512: every kernel tap is read
-//! straight from one zero-padded plane per channel (see `padded_grid`), so the image is copied
-//! once instead of KW times, nothing is packed, and a tile's accumulators stay in registers
-//! over all channels and taps instead of being stored and reloaded once per kernel row. The
-//! tile's valid lanes (those on an output column) are compressed and stored straight into the
-//! output planes, so the grid's extra columns never reach memory.
+//! The register-tiled kernels `ShiftedConv` runs for `f32` on AVX-512: every kernel tap is
+//! read straight from one zero-padded plane per channel (see `padded_grid`), so the image is
+//! copied once instead of KW times, nothing is packed, and a tile's accumulators stay in
+//! registers over all channels and taps instead of being stored and reloaded once per kernel
+//! row.
 //!
-//! A tile is up to [`VECTORS`] vectors of 16 consecutive grid positions × up to [`FILTERS`]
-//! filters: 24 accumulators, leaving registers for the pixels loaded and the weight
-//! broadcast. Per tap and channel it loads three vectors and eight weights for 24 FMAs,
-//! enough to keep both FMA pipes busy.
+//! A forward tile is up to [`VECTORS`] vectors of 16 outputs × up to [`FILTERS`] filters: 24
+//! accumulators, leaving registers for the pixels loaded and the weight broadcast. Per tap and
+//! channel it loads three vectors and eight weights for 24 FMAs, enough to keep both FMA pipes
+//! busy. Where the output rows are a multiple of 16 wide, a vector is 16 outputs of one row;
+//! where they are 8 wide, two half rows (two half loads per tap); otherwise 16 consecutive
+//! positions of the padded grid, whose extra columns are computed and then dropped: the valid
+//! lanes are compressed and stored straight into the output planes.
 
 #[cfg(target_arch = "x86_64")]
 use super::simd::{detected, Detected};
 
-/// Grid positions (or channels, in the weight gradient) per vector.
+/// Outputs (or channels, in the weight gradient) per vector.
 pub(crate) const LANES: usize = 16;
-/// Vectors of grid positions per tile.
+/// Half a vector: the outputs of one row in a vector of two 8-wide rows.
+const HALF: usize = LANES / 2;
+/// Vectors of outputs per tile.
 const VECTORS: usize = 3;
 /// Filters per tile.
 const FILTERS: usize = 8;
@@ -24,15 +28,15 @@ const GRADIENT_FILTERS: usize = 2;
 /// Taps per weight-gradient tile.
 const GRADIENT_TAPS: usize = 9;
 
-/// One convolution's sizes as the kernel sees them.
+/// One convolution's sizes as the kernels see them.
 pub struct TapLayout<'a> {
     /// Input channels: one padded plane each.
     pub(crate) channels: usize,
-    /// Output channels: one grid each.
+    /// Output channels.
     pub(crate) filters: usize,
     /// Elements of one padded plane.
     pub(crate) plane: usize,
-    /// Elements of one output grid, a multiple of [`LANES`].
+    /// Elements of one output grid (the weight gradient's sums), a multiple of [`LANES`].
     pub(crate) grid: usize,
     /// Offset of each kernel tap in a plane, in `[ky][kx]` order.
     pub(crate) taps: &'a [usize],
@@ -40,40 +44,66 @@ pub struct TapLayout<'a> {
     pub(crate) kernel_w: usize,
     /// Elements of one output plane (OH×OW).
     pub(crate) out_area: usize,
-    /// Where each vector of grid positions goes in an output plane.
-    pub(crate) stores: &'a [VectorStore],
+    /// The forward's vectors of outputs.
+    pub(crate) vectors: &'a [OutputVector],
 }
 
-/// Where one vector of [`LANES`] grid positions goes in an output plane: its valid lanes, those
-/// on an output column, to consecutive elements from `first`.
+/// One vector of [`LANES`] outputs of the forward: where its two halves read tap (0, 0) in a
+/// plane, and its valid lanes, which go to consecutive elements of an output plane from
+/// `first`.
 #[derive(Debug, Clone, Copy)]
-pub struct VectorStore {
+pub struct OutputVector {
+    low: usize,
+    high: usize,
     valid: u16,
     first: usize,
 }
 
-/// The [`VectorStore`] of each vector of a grid of `grid` positions (a multiple of [`LANES`])
-/// with rows of `row`, of which the first `out_h` rows' first `out_w` columns are the output.
-pub(crate) fn vector_stores(
+/// The forward's vectors of outputs for an OH×OW output computed on a padded grid of `grid`
+/// positions (a multiple of [`LANES`]) with rows of `row` (see the module docs).
+pub(crate) fn output_vectors(
     grid: usize,
     row: usize,
     out_h: usize,
     out_w: usize,
-) -> Vec<VectorStore> {
-    let mut first = 0;
-    (0..grid / LANES)
-        .map(|v| {
-            let valid = (0..LANES)
-                .filter(|&l| {
-                    let q = v * LANES + l;
-                    q < out_h * row && q % row < out_w
-                })
-                .fold(0u16, |mask, l| mask | 1 << l);
-            let store = VectorStore { valid, first };
-            first += valid.count_ones() as usize;
-            store
-        })
-        .collect()
+) -> Vec<OutputVector> {
+    let whole = |low: usize, first: usize| OutputVector {
+        low,
+        high: low + HALF,
+        valid: u16::MAX,
+        first,
+    };
+    if out_w.is_multiple_of(LANES) {
+        (0..out_h)
+            .flat_map(|oy| (0..out_w).step_by(LANES).map(move |ox| (oy, ox)))
+            .map(|(oy, ox)| whole(oy * row + ox, oy * out_w + ox))
+            .collect()
+    } else if out_w == HALF && out_h.is_multiple_of(2) {
+        (0..out_h / 2)
+            .map(|j| OutputVector {
+                high: (2 * j + 1) * row,
+                ..whole(2 * j * row, j * LANES)
+            })
+            .collect()
+    } else {
+        let mut first = 0;
+        (0..grid / LANES)
+            .map(|v| {
+                let valid = (0..LANES)
+                    .filter(|&l| {
+                        let q = v * LANES + l;
+                        q < out_h * row && q % row < out_w
+                    })
+                    .fold(0u16, |mask, l| mask | 1 << l);
+                let vector = OutputVector {
+                    valid,
+                    ..whole(v * LANES, first)
+                };
+                first += valid.count_ones() as usize;
+                vector
+            })
+            .collect()
+    }
 }
 
 /// The kernel's signature, so that generic code can hold it for `f32` (and nothing for `f64`):
@@ -132,8 +162,8 @@ pub(crate) fn pack<E: Copy>(
 
 #[cfg(target_arch = "x86_64")]
 /// `out[f][p] = Σ_c Σ_t weights[f][c][t] · planes[c][q + taps[t]]` (or `+=` when
-/// `accumulate`) for every output position `p` of every filter `f`, `q` its grid position,
-/// with `weights` packed by [`pack`].
+/// `accumulate`) for every output `p` of every filter `f`, `q` its position in the padded
+/// plane, with `weights` packed by [`pack`].
 fn convolve(
     layout: &TapLayout,
     planes: &[f32],
@@ -145,17 +175,17 @@ fn convolve(
         channels,
         filters,
         plane,
-        grid,
         taps,
         out_area,
-        stores,
+        vectors,
         ..
     } = *layout;
     assert_eq!(detected(), Detected::Avx512, "tap kernel: needs AVX-512");
-    assert_eq!(grid % LANES, 0, "tap kernel: grid of whole vectors");
     let reach = taps.iter().max().copied().unwrap_or(0);
     assert!(
-        grid + reach <= plane,
+        vectors
+            .iter()
+            .all(|v| v.low.max(v.high) + HALF + reach <= plane),
         "tap kernel: taps reach past the plane"
     );
     assert!(
@@ -168,28 +198,23 @@ fn convolve(
         "tap kernel: weights length"
     );
     assert_eq!(out.len(), filters * out_area, "tap kernel: output length");
-    assert_eq!(
-        stores.len(),
-        grid / LANES,
-        "tap kernel: one store per vector"
-    );
     assert!(
-        stores
+        vectors
             .iter()
-            .all(|s| s.first + s.valid.count_ones() as usize <= out_area),
+            .all(|v| v.first + v.valid.count_ones() as usize <= out_area),
         "tap kernel: stores past the output plane"
     );
-    // SAFETY: AVX-512F is present (asserted above), the one requirement of the
-    // `target_feature` function; its memory accesses are bounded by the lengths asserted
-    // above (see `convolve_avx512`).
+    // SAFETY: AVX-512F and DQ are present (asserted above: `detected` checks both), the one
+    // requirement of the `target_feature` function; its memory accesses are bounded by the
+    // lengths asserted above (see `convolve_avx512`).
     unsafe { convolve_avx512(layout, planes, weights, accumulate, out) }
 }
 
 #[cfg(target_arch = "x86_64")]
-/// [`convolve`] on checked arguments: `grid` a multiple of [`LANES`], every tap's read of a
-/// whole grid inside a plane, every store inside an output plane, `planes`, `weights` and
-/// `out` at least as long as the layout.
-#[target_feature(enable = "avx512f")]
+/// [`convolve`] on checked arguments: every half vector's read of every tap inside a plane,
+/// every store inside an output plane, `planes`, `weights` and `out` at least as long as the
+/// layout.
+#[target_feature(enable = "avx512f,avx512dq")]
 unsafe fn convolve_avx512(
     layout: &TapLayout,
     planes: &[f32],
@@ -197,24 +222,22 @@ unsafe fn convolve_avx512(
     accumulate: bool,
     out: &mut [f32],
 ) {
-    let vectors = layout.grid / LANES;
     let per_filter = layout.channels * layout.taps.len();
+    let split = layout.vectors.iter().any(|v| v.high != v.low + HALF);
     for (f0, n) in filter_blocks(layout.filters) {
         let w = &weights[f0 * per_filter..][..n * per_filter];
-        let mut v = 0;
-        while v < vectors {
-            let p = (vectors - v).min(VECTORS);
-            let x = &planes[v * LANES..];
-            let y = &mut out[f0 * layout.out_area..];
-            let stores = &layout.stores[v..v + p];
+        let y = &mut out[f0 * layout.out_area..];
+        for vectors in layout.vectors.chunks(VECTORS) {
             macro_rules! tile {
                 ($($p:literal, $n:literal);*) => {
-                    match (p, n) {
-                        // SAFETY: the block's weights are `n · C · T` elements; tile `v..v + p`
-                        // ends inside the grid, so each channel's reads end within `grid +
-                        // max tap ≤ plane` of its plane's start; its stores are inside an
-                        // output plane, and `y` holds the block's `n` planes.
-                        $(($p, $n) => unsafe { tile::<$p, $n>(layout, x, w, stores, accumulate, y) },)*
+                    match (vectors.len(), n, split) {
+                        // SAFETY: the block's weights are `n · C · T` elements; every half
+                        // vector's reads end within `plane` of its plane's start, its stores
+                        // inside an output plane, and `y` holds the block's `n` planes.
+                        $(
+                            ($p, $n, false) => unsafe { tile::<$p, $n, false>(layout, planes, w, vectors, accumulate, y) },
+                            ($p, $n, true) => unsafe { tile::<$p, $n, true>(layout, planes, w, vectors, accumulate, y) },
+                        )*
                         _ => unreachable!("tile sizes are 1..=VECTORS × 1..=FILTERS"),
                     }
                 };
@@ -222,40 +245,47 @@ unsafe fn convolve_avx512(
             tile!(1, 1; 1, 2; 1, 3; 1, 4; 1, 5; 1, 6; 1, 7; 1, 8;
                   2, 1; 2, 2; 2, 3; 2, 4; 2, 5; 2, 6; 2, 7; 2, 8;
                   3, 1; 3, 2; 3, 3; 3, 4; 3, 5; 3, 6; 3, 7; 3, 8);
-            v += p;
         }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
-/// One tile: `P` vectors of grid positions from the start of `x` (plane 0; plane `c` is
-/// `c · plane` further) × `N` filters whose packed weights start `w`, stored by `stores` (one
-/// per vector) into `y` (filter `j`'s plane at `j · out_area`). The caller guarantees that
-/// every access below is in bounds.
-#[target_feature(enable = "avx512f")]
+/// One tile: the `P` output vectors `vectors` × `N` filters whose packed weights start `w`,
+/// reading `x` (plane `c` at `c · plane`), stored into `y` (filter `j`'s plane at
+/// `j · out_area`). `SPLIT` loads each vector as two halves (rows 8 wide), else as one. The
+/// caller guarantees that every access below is in bounds.
+#[target_feature(enable = "avx512f,avx512dq")]
 #[inline]
-unsafe fn tile<const P: usize, const N: usize>(
+unsafe fn tile<const P: usize, const N: usize, const SPLIT: bool>(
     layout: &TapLayout,
     x: &[f32],
     w: &[f32],
-    stores: &[VectorStore],
+    vectors: &[OutputVector],
     accumulate: bool,
     y: &mut [f32],
 ) {
     use std::arch::x86_64::{
-        __m512, _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mask_storeu_ps,
-        _mm512_maskz_compress_ps, _mm512_maskz_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps,
+        __m512, _mm256_loadu_ps, _mm512_add_ps, _mm512_castps256_ps512, _mm512_fmadd_ps,
+        _mm512_insertf32x8, _mm512_loadu_ps, _mm512_mask_storeu_ps, _mm512_maskz_compress_ps,
+        _mm512_maskz_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps,
     };
     let (x, mut w, y) = (x.as_ptr(), w.as_ptr(), y.as_mut_ptr());
+    let lows: [usize; P] = std::array::from_fn(|p| vectors[p].low);
+    let highs: [usize; P] = std::array::from_fn(|p| vectors[p].high);
     let mut acc = [[_mm512_setzero_ps(); P]; N];
     for c in 0..layout.channels {
         // SAFETY (this and the reads below): in bounds by the caller's guarantee.
         let xc = unsafe { x.add(c * layout.plane) };
         for &tap in layout.taps {
-            let mut xs = [_mm512_setzero_ps(); P];
-            for (p, xs) in xs.iter_mut().enumerate() {
-                *xs = unsafe { _mm512_loadu_ps(xc.add(tap + p * LANES)) };
-            }
+            let xt = unsafe { xc.add(tap) };
+            let xs: [__m512; P] = std::array::from_fn(|p| unsafe {
+                if SPLIT {
+                    let low = _mm512_castps256_ps512(_mm256_loadu_ps(xt.add(lows[p])));
+                    _mm512_insertf32x8::<1>(low, _mm256_loadu_ps(xt.add(highs[p])))
+                } else {
+                    _mm512_loadu_ps(xt.add(lows[p]))
+                }
+            });
             for acc in acc.iter_mut() {
                 let weight: __m512 = _mm512_set1_ps(unsafe { *w });
                 w = unsafe { w.add(1) };
@@ -266,17 +296,21 @@ unsafe fn tile<const P: usize, const N: usize>(
         }
     }
     for (j, acc) in acc.iter().enumerate() {
-        for (&acc, store) in acc.iter().zip(stores) {
-            let count = store.valid.count_ones();
+        for (&acc, vector) in acc.iter().zip(vectors) {
+            let count = vector.valid.count_ones();
             if count == 0 {
                 continue;
             }
-            let packed = _mm512_maskz_compress_ps(store.valid, acc);
+            let packed = if vector.valid == u16::MAX {
+                acc
+            } else {
+                _mm512_maskz_compress_ps(vector.valid, acc)
+            };
             let first = ((1u32 << count) - 1) as u16;
-            // SAFETY: the `count` elements from `first` are inside filter `j`'s output
+            // SAFETY: the `count` elements from `vector.first` are inside filter `j`'s output
             // plane, by the caller's guarantee; masked-off lanes are not accessed.
             unsafe {
-                let dst = y.add(j * layout.out_area + store.first);
+                let dst = y.add(j * layout.out_area + vector.first);
                 let value = if accumulate {
                     _mm512_add_ps(_mm512_maskz_loadu_ps(first, dst), packed)
                 } else {
