@@ -231,7 +231,9 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
             ..
         } = &self.method
         {
-            if c >= tap_kernel::LANES {
+            // with fewer channels the vector lanes sit idle, but with a handful of filters
+            // the products are worse off: their tiles are mostly empty
+            if c >= tap_kernel::LANES || (c >= tap_kernel::LANES / 2 && f <= 4) {
                 let layout = self.tap_layout(offsets, vectors);
                 return (kernels.weight_gradient)(&layout, pixels, dy_grid, partial);
             }
