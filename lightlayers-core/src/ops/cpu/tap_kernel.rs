@@ -48,6 +48,14 @@ pub struct TapLayout<'a> {
     pub(crate) vectors: &'a [OutputVector],
 }
 
+#[cfg(target_arch = "x86_64")]
+impl TapLayout<'_> {
+    /// How far past a position the taps read: the offset of the last tap.
+    fn reach(&self) -> usize {
+        self.taps.iter().max().copied().unwrap_or(0)
+    }
+}
+
 /// One vector of [`LANES`] outputs of the forward: where its two halves read tap (0, 0) in a
 /// plane, and its valid lanes, which go to consecutive elements of an output plane from
 /// `first`.
@@ -181,7 +189,7 @@ fn convolve(
         ..
     } = *layout;
     assert_eq!(detected(), Detected::Avx512, "tap kernel: needs AVX-512");
-    let reach = taps.iter().max().copied().unwrap_or(0);
+    let reach = layout.reach();
     assert!(
         vectors
             .iter()
@@ -336,9 +344,8 @@ fn weight_gradient(layout: &TapLayout, pixels: &[f32], dy: &[f32], partial: &mut
         ..
     } = *layout;
     assert_eq!(detected(), Detected::Avx512, "tap kernel: needs AVX-512");
-    let reach = taps.iter().max().copied().unwrap_or(0);
     assert!(
-        grid + reach <= plane,
+        grid + layout.reach() <= plane,
         "tap kernel: taps reach past the plane"
     );
     assert!(
