@@ -42,17 +42,6 @@ impl<E: Element> Depthwise<E> {
         let gi = self.g.group_in();
         ((f / self.g.group_out()) * gi, gi)
     }
-
-    /// Pads every input channel of `x` into consecutive planes of `padded`.
-    fn fill_planes(&self, x: &[E], padded: &mut [E]) {
-        let area = self.g.in_area();
-        for (src, dst) in x
-            .chunks_exact(area)
-            .zip(padded.chunks_exact_mut(self.grid.plane))
-        {
-            self.grid.fill_plane(src, dst);
-        }
-    }
 }
 
 impl<E: Element> GridPlan<E> for Depthwise<E> {
@@ -65,9 +54,7 @@ impl<E: Element> GridPlan<E> for Depthwise<E> {
             "depthwise: weight length"
         );
         let grid = PaddedGrid::new(g, BLOCK);
-        let taps = (0..g.kernel_h)
-            .flat_map(|ky| (0..g.kernel_w).map(move |kx| grid.tap(ky, kx)))
-            .collect();
+        let taps = grid.taps();
         Self {
             g: *g,
             grid,
@@ -103,7 +90,7 @@ impl<E: Element> GridPlan<E> for Depthwise<E> {
             "depthwise: output length"
         );
         let (padded, out) = scratch.for_method(RUN).split_at_mut(g.in_channels * plane);
-        self.fill_planes(x, padded);
+        self.grid.fill_planes(x, padded);
         for (f, y) in y.chunks_exact_mut(g.out_area()).enumerate() {
             let (first, count) = self.inputs_of(f);
             for i in 0..count {
@@ -144,7 +131,7 @@ impl<E: Element> GridPlan<E> for Depthwise<E> {
         let (padded, dy_grid) = scratch
             .for_method(WEIGHT_GRADIENT)
             .split_at_mut(g.in_channels * plane);
-        self.fill_planes(x, padded);
+        self.grid.fill_planes(x, padded);
         for (f, dy) in dy.chunks_exact(g.out_area()).enumerate() {
             self.grid.fill_grid(dy, dy_grid);
             let (first, count) = self.inputs_of(f);

@@ -15,6 +15,8 @@ pub(crate) struct PaddedGrid {
     in_h: usize,
     in_w: usize,
     out_w: usize,
+    kernel_h: usize,
+    kernel_w: usize,
     pad_top: usize,
     pad_left: usize,
     /// Row length of planes and grids.
@@ -35,6 +37,8 @@ impl PaddedGrid {
             in_h: g.in_h,
             in_w: g.in_w,
             out_w: g.out_w,
+            kernel_h: g.kernel_h,
+            kernel_w: g.kernel_w,
             pad_top: g.pad_top,
             pad_left: g.pad_left,
             row,
@@ -43,19 +47,33 @@ impl PaddedGrid {
         }
     }
 
-    /// Offset of kernel tap (`ky`, `kx`) in a plane.
-    pub(crate) fn tap(&self, ky: usize, kx: usize) -> usize {
-        ky * self.row + kx
+    /// Offset in a plane of every kernel tap, in `[ky][kx]` order.
+    pub(crate) fn taps(&self) -> Vec<usize> {
+        (0..self.kernel_h)
+            .flat_map(|ky| (0..self.kernel_w).map(move |kx| ky * self.row + kx))
+            .collect()
     }
 
-    /// Copies one input plane `src` (H×W) inside the padding of `dst` (one plane), whose
-    /// padding is zero already (see [`Scratch`]).
-    pub(crate) fn fill_plane<E: Element>(&self, src: &[E], dst: &mut [E]) {
-        let rows = dst[self.pad_top * self.row..]
-            .chunks_exact_mut(self.row)
-            .take(self.in_h);
-        for (row, src) in rows.zip(src.chunks_exact(self.in_w)) {
-            copy_short(&mut row[self.pad_left..self.pad_left + self.in_w], src);
+    /// Copies every channel plane of `image` (C×H×W) inside the padding of consecutive planes
+    /// of `planes`, whose padding is zero already (see [`Scratch`]).
+    pub(crate) fn fill_planes<E: Element>(&self, image: &[E], planes: &mut [E]) {
+        let area = self.in_h * self.in_w;
+        let channels = image.len() / area;
+        assert_eq!(image.len(), channels * area, "padded grid: image length");
+        assert!(
+            planes.len() >= channels * self.plane,
+            "padded grid: planes length"
+        );
+        for (src, dst) in image
+            .chunks_exact(area)
+            .zip(planes.chunks_exact_mut(self.plane))
+        {
+            let rows = dst[self.pad_top * self.row..]
+                .chunks_exact_mut(self.row)
+                .take(self.in_h);
+            for (row, src) in rows.zip(src.chunks_exact(self.in_w)) {
+                copy_short(&mut row[self.pad_left..self.pad_left + self.in_w], src);
+            }
         }
     }
 

@@ -78,16 +78,12 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
             g.out_channels * g.in_channels * g.kernel_area(),
             "shifted conv: weight length"
         );
-        let (kh, kw) = (g.kernel_h, g.kernel_w);
         match E::tap_kernels() {
             Some(kernels) => {
                 let grid = PaddedGrid::new(g, tap_kernel::LANES);
-                let offsets = (0..kh)
-                    .flat_map(|ky| (0..kw).map(move |kx| grid.tap(ky, kx)))
-                    .collect();
-                let c = g.in_channels;
-                let weights = tap_kernel::pack(g.out_channels, c, kh * kw, |f, ci, t| {
-                    w[(f * c + ci) * kh * kw + t]
+                let (c, taps) = (g.in_channels, g.kernel_area());
+                let weights = tap_kernel::pack(g.out_channels, c, taps, |f, ci, t| {
+                    w[(f * c + ci) * taps + t]
                 });
                 Self {
                     g: *g,
@@ -95,7 +91,7 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
                     method: Method::Taps {
                         kernels,
                         weights,
-                        offsets,
+                        offsets: grid.taps(),
                         vectors: tap_kernel::output_vectors(grid.grid, grid.row, g.out_h, g.out_w),
                     },
                 }
@@ -147,10 +143,7 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
                 vectors,
             } => {
                 let padded = scratch.for_method(RUN);
-                for (ci, dst) in padded.chunks_exact_mut(plane).enumerate() {
-                    self.grid
-                        .fill_plane(&x[ci * g.in_area()..][..g.in_area()], dst);
-                }
+                self.grid.fill_planes(x, padded);
                 (kernels.convolve)(
                     &self.tap_layout(offsets, vectors),
                     padded,
@@ -165,10 +158,7 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
         // copy kx of channel ci at row kx·C + ci: the unshifted copy first, then the others
         // from it
         let (unshifted, rest) = shifted.split_at_mut(c * plane);
-        for (ci, dst) in unshifted.chunks_exact_mut(plane).enumerate() {
-            self.grid
-                .fill_plane(&x[ci * g.in_area()..][..g.in_area()], dst);
-        }
+        self.grid.fill_planes(x, unshifted);
         for (i, dst) in rest.chunks_exact_mut(plane).enumerate() {
             let (kx, ci) = (i / c + 1, i % c);
             dst[..plane - kx].copy_from_slice(&unshifted[ci * plane + kx..][..plane - kx]);
@@ -211,10 +201,7 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
         );
         let (padded, rest) = scratch.for_method(WEIGHT_GRADIENT).split_at_mut(c * plane);
         let (pixels, dy_grid) = rest.split_at_mut(c * plane);
-        for (ci, dst) in padded.chunks_exact_mut(plane).enumerate() {
-            self.grid
-                .fill_plane(&x[ci * g.in_area()..][..g.in_area()], dst);
-        }
+        self.grid.fill_planes(x, padded);
         // (plane × C): pixel-major, so that a shift by kx moves whole pixels
         transpose(padded, c, plane, pixels);
         // dy on the padded grid with zeros in the extra columns: (F × grid)
