@@ -142,11 +142,11 @@ pub(crate) fn for_f32() -> Option<TapKernels<f32>> {
     None
 }
 
-/// The filter blocks of `filters` output channels: (first filter, block size).
-fn filter_blocks(filters: usize) -> impl Iterator<Item = (usize, usize)> {
-    (0..filters)
-        .step_by(FILTERS)
-        .map(move |f0| (f0, FILTERS.min(filters - f0)))
+/// `0..len` in blocks of `size`, the last one shorter: (first, length) of each.
+fn blocks(len: usize, size: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..len)
+        .step_by(size)
+        .map(move |first| (first, size.min(len - first)))
 }
 
 /// Packs `weight(f, c, tap)` for [`convolve`]: a block of `n` filters from `f0` occupies
@@ -158,7 +158,7 @@ pub(crate) fn pack<E: Copy>(
     weight: impl Fn(usize, usize, usize) -> E,
 ) -> Vec<E> {
     let mut packed = Vec::with_capacity(filters * channels * taps);
-    for (f0, n) in filter_blocks(filters) {
+    for (f0, n) in blocks(filters, FILTERS) {
         for c in 0..channels {
             for t in 0..taps {
                 packed.extend((f0..f0 + n).map(|f| weight(f, c, t)));
@@ -232,7 +232,7 @@ unsafe fn convolve_avx512(
 ) {
     let per_filter = layout.channels * layout.taps.len();
     let split = layout.vectors.iter().any(|v| v.high != v.low + HALF);
-    for (f0, n) in filter_blocks(layout.filters) {
+    for (f0, n) in blocks(layout.filters, FILTERS) {
         let w = &weights[f0 * per_filter..][..n * per_filter];
         let y = &mut out[f0 * layout.out_area..];
         for vectors in layout.vectors.chunks(VECTORS) {
@@ -378,13 +378,10 @@ unsafe fn weight_gradient_avx512(
     partial: &mut [f32],
 ) {
     let (channels, filters, taps) = (layout.channels, layout.filters, layout.taps.len());
-    for c0 in (0..channels).step_by(LANES) {
-        let lanes = LANES.min(channels - c0);
+    for (c0, lanes) in blocks(channels, LANES) {
         let mask = ((1u32 << lanes) - 1) as u16;
-        for f0 in (0..filters).step_by(GRADIENT_FILTERS) {
-            let n = GRADIENT_FILTERS.min(filters - f0);
-            for t0 in (0..taps).step_by(GRADIENT_TAPS) {
-                let t = GRADIENT_TAPS.min(taps - t0);
+        for (f0, n) in blocks(filters, GRADIENT_FILTERS) {
+            for (t0, t) in blocks(taps, GRADIENT_TAPS) {
                 let at = GradientTile { c0, mask, f0, t0 };
                 macro_rules! tile {
                     ($($n:literal, $t:literal);*) => {
