@@ -47,6 +47,7 @@ const CONVS: &[(&str, usize, usize, usize, usize, usize)] = &[
     ("cifar light k=5 32->5 @16", 32, 5, 16, 3, 1),
     ("cifar light k=5 5->32 @16", 5, 32, 16, 3, 1),
     ("cifar conv 16->16 @32", 16, 16, 32, 3, 1),
+    ("cifar conv 32->32 @16", 32, 32, 16, 3, 1),
     ("cifar conv 64->64 @8", 64, 64, 8, 3, 1),
     ("cifar shortcut 1x1 32->64 @8", 32, 64, 8, 1, 1),
 ];

@@ -126,19 +126,35 @@ fn conv2d_kernels_equal_the_composed_reference() {
 }
 
 /// The `f32` kernels run other code than the `f64` ones where the CPU allows (the
-/// register-tiled kernel of `tap_kernel` on AVX-512), so they are checked against the `f64`
-/// kernels, which the test above checks against the reference: stride-1 one-group shapes of
-/// every filter-block remainder and tile width, up to the paper's 64 channels.
+/// register-tiled kernel of `tap_kernel` and Winograd's F(2×2, 3×3) on AVX-512), so they are
+/// checked against the `f64` kernels, which the test above checks against the reference:
+/// stride-1 one-group shapes of every filter-block remainder and tile width, up to the paper's
+/// 64 channels, and the 3×3 shapes Winograd takes (rows of 4, 8 and 16 tiles, blocks of tile
+/// rows whose last one is short or odd).
 #[test]
 fn f32_conv2d_kernels_equal_the_f64_kernels() {
+    const WINOGRAD: [(usize, usize, usize, usize); 10] = [
+        (16, 16, 32, 32),
+        (16, 32, 16, 16),
+        (32, 16, 16, 16),
+        (64, 64, 8, 8),
+        (32, 64, 6, 8),
+        (17, 40, 10, 16),
+        (48, 20, 14, 8),
+        (16, 16, 2, 64),
+        (24, 16, 34, 32),
+        (64, 32, 12, 16),
+    ];
     let mut rng = StdRng::seed_from_u64(13);
-    for case in 0..60 {
+    for case in 0..60 + WINOGRAD.len() {
         let (cin, cout) = if case % 3 == 0 {
             (rng.gen_range(1..70), rng.gen_range(1..70))
         } else {
             (rng.gen_range(1..20), rng.gen_range(1..20))
         };
-        let (kh, kw) = [(3, 3), (3, 3), (5, 5), (2, 2), (1, 3), (3, 1)][rng.gen_range(0..6)];
+        let (mut cin, mut cout) = (cin, cout);
+        let (mut kh, mut kw) =
+            [(3, 3), (3, 3), (5, 5), (2, 2), (1, 3), (3, 1)][rng.gen_range(0..6)];
         let (b, mut h, mut w) = (
             rng.gen_range(1..4),
             rng.gen_range(1..20),
@@ -156,6 +172,10 @@ fn f32_conv2d_kernels_equal_the_f64_kernels() {
                 (10, 8),
                 (7, 16),
             ][case];
+        }
+        if let Some(&shape) = WINOGRAD.get(case.wrapping_sub(60)) {
+            (cin, cout, h, w) = shape;
+            (kh, kw) = (3, 3);
         }
         let spec = Conv2dSpec::same().with_relu(rng.gen_bool(0.3));
         let g = ConvGeometry::new([b, cin, h, w], [cout, cin, kh, kw], spec);

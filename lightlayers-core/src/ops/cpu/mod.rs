@@ -17,6 +17,7 @@ mod tap_kernel;
 pub(crate) mod tape;
 pub(crate) mod transpose;
 mod window;
+mod winograd;
 
 use dfdx::prelude::*;
 

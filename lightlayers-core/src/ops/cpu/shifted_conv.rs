@@ -8,7 +8,8 @@
 //!
 //! Where the element type has a register-tiled kernel on this CPU (`tap_kernel`: `f32` on
 //! AVX-512), the forward reads every tap straight from one padded copy instead, with the
-//! weights packed for it.
+//! weights packed for it; a 3×3 "same" convolution with enough channels runs as Winograd's
+//! F(2×2, 3×3) on that kernel (`winograd`).
 //!
 //! The weight gradient uses the same grid with the pixels outermost (channels-last): there
 //! the shift by `kx` moves a whole pixel of C channels, so the `(kx, c)` columns of one kernel
@@ -18,6 +19,7 @@ use super::gemm::{matmul, MatMut, MatRef};
 use super::padded_grid::{GridPlan, PaddedGrid, Scratch};
 use super::tap_kernel::{self, OutputVector, TapKernels, TapLayout};
 use super::transpose::transpose;
+use super::winograd::Winograd;
 use crate::ops::geometry::ConvGeometry;
 use crate::Element;
 
@@ -32,14 +34,22 @@ pub(crate) struct ShiftedConv<E> {
 enum Method<E> {
     /// One matrix product per kernel row on shifted copies; weights as `[ky][f][kx][c]`.
     Rows(Vec<E>),
-    /// The register-tiled kernels on one padded copy; weights packed by [`tap_kernel::pack`],
-    /// taps in `[ky][kx]` order at `offsets`.
+    /// The register-tiled kernels: the forward by `forward`, the weight gradient on one
+    /// padded copy with taps in `[ky][kx]` order at `offsets`.
     Taps {
         kernels: TapKernels<E>,
-        weights: Vec<E>,
+        forward: TapForward<E>,
         offsets: Vec<usize>,
         vectors: Vec<OutputVector>,
     },
+}
+
+/// How the tap kernels compute the forward.
+enum TapForward<E> {
+    /// On one padded copy, weights packed by [`tap_kernel::pack`].
+    Direct(Vec<E>),
+    /// Winograd's F(2×2, 3×3), its products on the tap kernel.
+    Winograd(Winograd<E>),
 }
 
 impl<E: Element> ShiftedConv<E> {
@@ -82,15 +92,19 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
             Some(kernels) => {
                 let grid = PaddedGrid::new(g, tap_kernel::LANES);
                 let (c, taps) = (g.in_channels, g.kernel_area());
-                let weights = tap_kernel::pack(g.out_channels, c, taps, |f, ci, t| {
-                    w[(f * c + ci) * taps + t]
-                });
+                let forward = if Winograd::<E>::applies(g) {
+                    TapForward::Winograd(Winograd::new(g, w, kernels))
+                } else {
+                    TapForward::Direct(tap_kernel::pack(g.out_channels, c, taps, |f, ci, t| {
+                        w[(f * c + ci) * taps + t]
+                    }))
+                };
                 Self {
                     g: *g,
                     grid,
                     method: Method::Taps {
                         kernels,
-                        weights,
+                        forward,
                         offsets: grid.taps(),
                         vectors: tap_kernel::output_vectors(grid.grid, grid.row, g.out_h, g.out_w),
                     },
@@ -111,9 +125,16 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
     /// Scratch memory for [`Self::run`].
     fn scratch(&self) -> Scratch<E> {
         let (g, grid) = (&self.g, &self.grid);
-        let len = match self.method {
+        let len = match &self.method {
             Method::Rows(_) => g.kernel_w * g.in_channels * grid.plane + g.out_channels * grid.grid,
-            Method::Taps { .. } => g.in_channels * grid.plane,
+            Method::Taps {
+                forward: TapForward::Direct(_),
+                ..
+            } => g.in_channels * grid.plane,
+            Method::Taps {
+                forward: TapForward::Winograd(winograd),
+                ..
+            } => winograd.scratch_len(),
         };
         Scratch::zeroed(len, RUN)
     }
@@ -137,8 +158,15 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
         let rows = match &self.method {
             Method::Rows(rows) => rows,
             Method::Taps {
+                forward: TapForward::Winograd(winograd),
+                ..
+            } => {
+                winograd.run(x, scratch.for_method(RUN), accumulate, y);
+                return;
+            }
+            Method::Taps {
                 kernels,
-                weights,
+                forward: TapForward::Direct(weights),
                 offsets,
                 vectors,
             } => {

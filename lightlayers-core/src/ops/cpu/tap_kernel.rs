@@ -14,6 +14,9 @@
 
 #[cfg(target_arch = "x86_64")]
 use super::simd::{detected, Detected};
+#[cfg(target_arch = "x86_64")]
+use super::winograd;
+use super::winograd::{InputTransform, OutputTransform};
 
 /// Outputs (or channels, in the weight gradient) per vector.
 pub(crate) const LANES: usize = 16;
@@ -123,11 +126,14 @@ pub type TapConvolve<E> = fn(&TapLayout, &[E], &[E], bool, &mut [E]);
 /// weight gradient to add to (`[ky][f][kx][c]`).
 pub type TapWeightGradient<E> = fn(&TapLayout, &[E], &[E], &mut [E]);
 
-/// The kernels for one element type.
+/// The kernels for one element type, with the transforms of `winograd`, which runs its
+/// products on [`convolve`].
 #[derive(Clone, Copy)]
 pub struct TapKernels<E> {
     pub(crate) convolve: TapConvolve<E>,
     pub(crate) weight_gradient: TapWeightGradient<E>,
+    pub(crate) winograd_input: InputTransform<E>,
+    pub(crate) winograd_output: OutputTransform<E>,
 }
 
 /// The kernels, when this CPU has AVX-512.
@@ -137,6 +143,8 @@ pub(crate) fn for_f32() -> Option<TapKernels<f32>> {
         return Some(TapKernels {
             convolve,
             weight_gradient,
+            winograd_input: winograd::input_transform,
+            winograd_output: winograd::output_transform,
         });
     }
     None
