@@ -47,9 +47,20 @@ fn conv2d_kernels_equal_the_composed_reference() {
         };
         let groups = if depthwise { cin } else { groups };
         let (kh, kw) = [(1, 1), (2, 2), (3, 3), (5, 5), (3, 1), (1, 3)][rng.gen_range(0..6)];
+        // the first cases: depthwise, stride 1, outputs 8, 16 and 32 wide (summed row by row),
+        // with and without a channel multiplier (whose input gradient sums two filters)
+        let rows = [(3, 1, 5, 8), (2, 2, 3, 16), (4, 1, 2, 32), (3, 2, 4, 8)].get(cases);
+        let (cin, cout, groups, kh, kw) = match rows {
+            Some(&(c, multiplier, _, _)) => (c, c * multiplier, c, 3, 3),
+            None => (cin, cout, groups, kh, kw),
+        };
         let spec = Conv2dSpec::same()
-            .with_stride(rng.gen_range(1..3))
-            .with_padding(if rng.gen_bool(0.7) {
+            .with_stride(if rows.is_some() {
+                1
+            } else {
+                rng.gen_range(1..3)
+            })
+            .with_padding(if rng.gen_bool(0.7) || rows.is_some() {
                 Padding::Same
             } else {
                 Padding::Valid
@@ -57,7 +68,9 @@ fn conv2d_kernels_equal_the_composed_reference() {
             .with_groups(groups)
             .with_relu(rng.gen_bool(0.5));
         // a third of the cases are wide enough for the direct kernels (width >= 14)
-        let (b, h, w) = if rng.gen_bool(0.33) {
+        let (b, h, w) = if let Some(&(_, _, h, w)) = rows {
+            (2, h, w)
+        } else if rng.gen_bool(0.33) {
             (
                 rng.gen_range(1..6),
                 rng.gen_range(3..18),
