@@ -7,7 +7,7 @@
 //! sums the gradients of its filters).
 //!
 //! Where the output rows are 8, 16 or 32 wide (CIFAR's), the forward sums the taps row by row
-//! straight into the output plane, a row's sums in registers: the grid's extra columns are
+//! straight into the output plane, four rows' sums in registers: the grid's extra columns are
 //! neither computed nor copied out.
 
 use super::padded_grid::{GridPlan, PaddedGrid, Scratch};
@@ -35,6 +35,9 @@ pub(crate) struct Depthwise<E> {
     taps: Vec<usize>,
     /// Weights, F × C/G × KH × KW.
     w: Vec<E>,
+    /// The forward's row kernel for this output width, where there is one (see the module
+    /// docs); else the forward sums blocks of the grid.
+    tap_rows: Option<TapRows<E>>,
 }
 
 impl<E: Element> Depthwise<E> {
@@ -62,11 +65,18 @@ impl<E: Element> GridPlan<E> for Depthwise<E> {
         );
         let grid = PaddedGrid::new(g, BLOCK);
         let taps = grid.taps();
+        let tap_rows = match g.out_w {
+            32 => Some(tap_rows::<E, 32> as TapRows<E>),
+            16 => Some(tap_rows::<E, 16> as TapRows<E>),
+            8 => Some(tap_rows::<E, 8> as TapRows<E>),
+            _ => None,
+        };
         Self {
             g: *g,
             grid,
             taps,
             w: w.to_vec(),
+            tap_rows,
         }
     }
 
@@ -98,36 +108,21 @@ impl<E: Element> GridPlan<E> for Depthwise<E> {
         );
         let (padded, out) = scratch.for_method(RUN).split_at_mut(g.in_channels * plane);
         self.grid.fill_planes(x, padded);
-        let rows = match g.out_w {
-            32 => Some(tap_rows::<E, 32> as TapRows<E>),
-            16 => Some(tap_rows::<E, 16> as TapRows<E>),
-            8 => Some(tap_rows::<E, 8> as TapRows<E>),
-            _ => None,
-        };
-        if let Some(tap_rows) = rows {
-            for (f, y) in y.chunks_exact_mut(g.out_area()).enumerate() {
-                let (first, count) = self.inputs_of(f);
-                for i in 0..count {
-                    let w = &self.w[(f * count + i) * ka..][..ka];
-                    let src = &padded[(first + i) * plane..][..plane];
-                    tap_rows(src, self.grid.row, &self.taps, w, accumulate || i > 0, y);
-                }
-            }
-            return;
-        }
         for (f, y) in y.chunks_exact_mut(g.out_area()).enumerate() {
             let (first, count) = self.inputs_of(f);
             for i in 0..count {
                 let w = &self.w[(f * count + i) * ka..][..ka];
-                tap_sum(
-                    &padded[(first + i) * plane..][..plane],
-                    &self.taps,
-                    w,
-                    i > 0,
-                    out,
-                );
+                let src = &padded[(first + i) * plane..][..plane];
+                match self.tap_rows {
+                    Some(tap_rows) => {
+                        tap_rows(src, self.grid.row, &self.taps, w, accumulate || i > 0, y)
+                    }
+                    None => tap_sum(src, &self.taps, w, i > 0, out),
+                }
             }
-            self.grid.take_grid(out, accumulate, y);
+            if self.tap_rows.is_none() {
+                self.grid.take_grid(out, accumulate, y);
+            }
         }
     }
 
