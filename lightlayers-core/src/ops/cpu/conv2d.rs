@@ -478,7 +478,7 @@ pub fn conv2d_backward<E: Element>(
     } else {
         (g.in_channels * g.kernel_area() * p, group_in_len)
     };
-    let partials = per_image_chunks(
+    let partial = per_image_chunks(
         g,
         grad_x,
         w.len(),
@@ -544,31 +544,29 @@ pub fn conv2d_backward<E: Element>(
         },
     );
     // (F, KH·KW, C/G) -> the weights' (F, C/G, KH·KW); the identity for depthwise, whose
-    // partials are in the weights' order already (C/G = 1)
+    // partial sum is in the weights' order already (C/G = 1)
     let (taps, channels) = (g.kernel_area(), g.group_in());
-    for partial in partials {
-        for (gw, pf) in grad_w.chunks_mut(rows).zip(partial.chunks(rows)) {
-            for (t, per_tap) in pf.chunks(channels).enumerate() {
-                for (c, &v) in per_tap.iter().enumerate() {
-                    gw[c * taps + t] += v;
-                }
+    for (gw, pf) in grad_w.chunks_mut(rows).zip(partial.chunks(rows)) {
+        for (t, per_tap) in pf.chunks(channels).enumerate() {
+            for (c, &v) in per_tap.iter().enumerate() {
+                gw[c * taps + t] += v;
             }
         }
     }
 }
 
 /// Splits the batch into fixed chunks of [`CHUNK_IMAGES`] images and runs
-/// `image(scratch, n, partial, grad_x)` for each image `n`, chunks in parallel; returns each
-/// chunk's weight-gradient partial sum (of `partial_len` elements), in chunk order, so that
-/// summing them in order is independent of the thread count. `grad_x` is image `n`'s slice of
-/// the input gradient, when there is one.
+/// `image(scratch, n, partial, grad_x)` for each image `n`, chunks in parallel; returns the
+/// sum of the chunks' weight-gradient partial sums (of `partial_len` elements) taken in chunk
+/// order, so that it is independent of the thread count. `grad_x` is image `n`'s slice of the
+/// input gradient, when there is one.
 fn per_image_chunks<E: Element, S: Send>(
     g: &ConvGeometry,
     grad_x: Option<&mut [E]>,
     partial_len: usize,
     scratch: impl Fn() -> S + Send + Sync,
     image: impl Fn(&mut S, usize, &mut [E], Option<&mut [E]>) + Send + Sync,
-) -> Vec<Vec<E>> {
+) -> Vec<E> {
     let in_len = g.in_channels * g.in_area();
     let chunks = g.batch.div_ceil(CHUNK_IMAGES);
     let mut grad_x_chunks: Vec<Option<&mut [E]>> = match grad_x {
@@ -582,7 +580,7 @@ fn per_image_chunks<E: Element, S: Send>(
         }
         None => (0..chunks).map(|_| None).collect(),
     };
-    grad_x_chunks
+    let partials = grad_x_chunks
         .par_iter_mut()
         .enumerate()
         .map_init(scratch, |scratch, (chunk, grad_x)| {
@@ -596,7 +594,29 @@ fn per_image_chunks<E: Element, S: Send>(
             }
             partial
         })
-        .collect()
+        .collect::<Vec<_>>();
+    sum_in_order(partials, partial_len)
+}
+
+/// Elements per parallel task of [`sum_in_order`].
+const SUM_BLOCK: usize = 4096;
+
+/// The element-wise sum of `partials` (each `len` long), added in their order whatever the
+/// thread count: element blocks in parallel.
+fn sum_in_order<E: Element>(mut partials: Vec<Vec<E>>, len: usize) -> Vec<E> {
+    if partials.is_empty() {
+        return vec![E::zero(); len];
+    }
+    let rest = partials.split_off(1);
+    let mut sum = partials.pop().expect("one partial left");
+    sum.par_chunks_mut(SUM_BLOCK)
+        .enumerate()
+        .for_each(|(block, sum)| {
+            for partial in &rest {
+                E::accumulate(sum, &partial[block * SUM_BLOCK..][..sum.len()]);
+            }
+        });
+    sum
 }
 
 /// Input and weight gradients with the direct kernels (stride 1, one group, 1×1 or 3×3).
@@ -613,7 +633,7 @@ fn direct_backward<E: Element>(
 ) {
     let (in_len, out_len) = (g.in_channels * g.in_area(), g.out_channels * g.out_area());
     let input_plan = grad_x.is_some().then(|| DirectPlan::input_gradient(g, w));
-    let partials = per_image_chunks(
+    let partial = per_image_chunks(
         g,
         grad_x,
         w.len(),
@@ -638,11 +658,7 @@ fn direct_backward<E: Element>(
             }
         },
     );
-    for partial in partials {
-        for (a, b) in grad_w.iter_mut().zip(partial) {
-            *a += b;
-        }
-    }
+    E::accumulate(grad_w, &partial);
 }
 
 /// [`conv2d_forward`] with a [`GridPlan`].
@@ -679,12 +695,12 @@ fn grid_backward<E: Element, P: GridPlan<E>>(
     grad_w: &mut [E],
 ) {
     let (in_len, out_len) = (g.in_channels * g.in_area(), g.out_channels * g.out_area());
-    let forward = P::new(g, w);
+    let forward = P::for_weight_gradient(g);
     let input_plan = grad_x.is_some().then(|| {
         let transposed = g.input_gradient().expect("grid plans: stride 1");
         P::new(&transposed, &flipped_kernel(g, w))
     });
-    let partials = per_image_chunks(
+    let partial = per_image_chunks(
         g,
         grad_x,
         w.len(),
@@ -707,7 +723,5 @@ fn grid_backward<E: Element, P: GridPlan<E>>(
             }
         },
     );
-    for partial in partials {
-        forward.unpack_into(&partial, grad_w);
-    }
+    forward.unpack_into(&partial, grad_w);
 }

@@ -47,6 +47,25 @@ impl<E: Element> Depthwise<E> {
         g.stride == 1 && g.is_depthwise()
     }
 
+    /// The plan of `g` with weights `w` (F × C/G × KH × KW; empty in a weight-gradient plan).
+    fn with_weights(g: &ConvGeometry, w: Vec<E>) -> Self {
+        assert_eq!(g.stride, 1, "depthwise: stride 1");
+        let grid = PaddedGrid::new(g, BLOCK);
+        let tap_rows = match g.out_w {
+            32 => Some(tap_rows::<E, 32> as TapRows<E>),
+            16 => Some(tap_rows::<E, 16> as TapRows<E>),
+            8 => Some(tap_rows::<E, 8> as TapRows<E>),
+            _ => None,
+        };
+        Self {
+            g: *g,
+            grid,
+            taps: grid.taps(),
+            w,
+            tap_rows,
+        }
+    }
+
     /// Input channels of output channel `f`: (first channel, count).
     fn inputs_of(&self, f: usize) -> (usize, usize) {
         let gi = self.g.group_in();
@@ -57,27 +76,17 @@ impl<E: Element> Depthwise<E> {
 impl<E: Element> GridPlan<E> for Depthwise<E> {
     /// The grouped convolution `g` (stride 1) with weights `w` (F × C/G × KH × KW).
     fn new(g: &ConvGeometry, w: &[E]) -> Self {
-        assert_eq!(g.stride, 1, "depthwise: stride 1");
         assert_eq!(
             w.len(),
             g.out_channels * g.group_in() * g.kernel_area(),
             "depthwise: weight length"
         );
-        let grid = PaddedGrid::new(g, BLOCK);
-        let taps = grid.taps();
-        let tap_rows = match g.out_w {
-            32 => Some(tap_rows::<E, 32> as TapRows<E>),
-            16 => Some(tap_rows::<E, 16> as TapRows<E>),
-            8 => Some(tap_rows::<E, 8> as TapRows<E>),
-            _ => None,
-        };
-        Self {
-            g: *g,
-            grid,
-            taps,
-            w: w.to_vec(),
-            tap_rows,
-        }
+        Self::with_weights(g, w.to_vec())
+    }
+
+    /// The weight-gradient plan of `g`, without weights.
+    fn for_weight_gradient(g: &ConvGeometry) -> Self {
+        Self::with_weights(g, Vec::new())
     }
 
     /// Scratch memory for [`Self::run`].
@@ -106,6 +115,7 @@ impl<E: Element> GridPlan<E> for Depthwise<E> {
             g.out_channels * g.out_area(),
             "depthwise: output length"
         );
+        assert!(!self.w.is_empty(), "depthwise: a weight-gradient plan has no forward");
         let (padded, out) = scratch.for_method(RUN).split_at_mut(g.in_channels * plane);
         self.grid.fill_planes(x, padded);
         for (f, y) in y.chunks_exact_mut(g.out_area()).enumerate() {
@@ -146,7 +156,11 @@ impl<E: Element> GridPlan<E> for Depthwise<E> {
             g.out_channels * g.out_area(),
             "depthwise: gradient length"
         );
-        assert_eq!(partial.len(), self.w.len(), "depthwise: partial length");
+        assert_eq!(
+            partial.len(),
+            g.out_channels * g.group_in() * ka,
+            "depthwise: partial length"
+        );
         let (padded, dy_grid) = scratch
             .for_method(WEIGHT_GRADIENT)
             .split_at_mut(g.in_channels * plane);

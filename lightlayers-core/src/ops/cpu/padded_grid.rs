@@ -109,6 +109,10 @@ impl PaddedGrid {
 pub(crate) trait GridPlan<E: Element>: Sync + Sized {
     /// The plan of convolution `g` with weights `w` (F × C/G × KH × KW).
     fn new(g: &ConvGeometry, w: &[E]) -> Self;
+    /// The plan of `g` for [`GridPlan::accumulate_weight_gradient`] and
+    /// [`GridPlan::unpack_into`] only, which need no weights: the forward's packed (or
+    /// transformed) weights are not made, and [`GridPlan::run`] panics.
+    fn for_weight_gradient(g: &ConvGeometry) -> Self;
     /// Scratch memory for [`GridPlan::run`].
     fn scratch(&self) -> Scratch<E>;
     /// Scratch memory for [`GridPlan::accumulate_weight_gradient`].

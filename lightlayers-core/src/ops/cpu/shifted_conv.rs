@@ -50,6 +50,8 @@ enum TapForward<E> {
     Direct(Vec<E>),
     /// Winograd's F(2×2, 3×3), its products on the tap kernel.
     Winograd(Winograd<E>),
+    /// None: a plan for the weight gradient only.
+    Absent,
 }
 
 impl<E: Element> ShiftedConv<E> {
@@ -57,6 +59,57 @@ impl<E: Element> ShiftedConv<E> {
     /// (a 1×1 convolution is a plain product already).
     pub(crate) fn applies(g: &ConvGeometry) -> bool {
         g.stride == 1 && g.groups == 1 && !g.is_pointwise()
+    }
+
+    /// The plan of `g` with its weights packed for the forward, or without a forward when `w`
+    /// is `None`.
+    fn with_weights(g: &ConvGeometry, w: Option<&[E]>) -> Self {
+        assert!(Self::applies(g), "shifted conv: stride 1 and one group");
+        match E::tap_kernels() {
+            Some(kernels) => {
+                let grid = PaddedGrid::new(g, tap_kernel::LANES);
+                let (c, taps) = (g.in_channels, g.kernel_area());
+                let forward = match w {
+                    None => TapForward::Absent,
+                    Some(w) if Winograd::<E>::applies(g) => {
+                        TapForward::Winograd(Winograd::new(g, w, kernels))
+                    }
+                    Some(w) => TapForward::Direct(tap_kernel::pack(
+                        g.out_channels,
+                        c,
+                        taps,
+                        |f, ci, t| w[(f * c + ci) * taps + t],
+                    )),
+                };
+                Self {
+                    g: *g,
+                    grid,
+                    method: Method::Taps {
+                        kernels,
+                        forward,
+                        offsets: grid.taps(),
+                        vectors: tap_kernel::output_vectors(grid.grid, grid.row, g.out_h, g.out_w),
+                    },
+                }
+            }
+            None => Self {
+                g: *g,
+                grid: PaddedGrid::new(g, 1),
+                method: Method::Rows({
+                    let mut rows = Vec::new();
+                    if let Some(w) = w {
+                        rows.reserve(w.len());
+                        for_each_in_packed_order(g, |i| rows.push(w[i]));
+                    }
+                    rows
+                }),
+            },
+        }
+    }
+
+    /// What `run` does on a plan made by `for_weight_gradient`.
+    fn no_forward() -> ! {
+        panic!("shifted conv: a weight-gradient plan has no forward")
     }
 
     /// Columns of one kernel row's product: (kx, c).
@@ -82,44 +135,17 @@ impl<E: Element> ShiftedConv<E> {
 impl<E: Element> GridPlan<E> for ShiftedConv<E> {
     /// The convolution `g` with weights `w` (F×C×KH×KW).
     fn new(g: &ConvGeometry, w: &[E]) -> Self {
-        assert!(Self::applies(g), "shifted conv: stride 1 and one group");
         assert_eq!(
             w.len(),
             g.out_channels * g.in_channels * g.kernel_area(),
             "shifted conv: weight length"
         );
-        match E::tap_kernels() {
-            Some(kernels) => {
-                let grid = PaddedGrid::new(g, tap_kernel::LANES);
-                let (c, taps) = (g.in_channels, g.kernel_area());
-                let forward = if Winograd::<E>::applies(g) {
-                    TapForward::Winograd(Winograd::new(g, w, kernels))
-                } else {
-                    TapForward::Direct(tap_kernel::pack(g.out_channels, c, taps, |f, ci, t| {
-                        w[(f * c + ci) * taps + t]
-                    }))
-                };
-                Self {
-                    g: *g,
-                    grid,
-                    method: Method::Taps {
-                        kernels,
-                        forward,
-                        offsets: grid.taps(),
-                        vectors: tap_kernel::output_vectors(grid.grid, grid.row, g.out_h, g.out_w),
-                    },
-                }
-            }
-            None => Self {
-                g: *g,
-                grid: PaddedGrid::new(g, 1),
-                method: Method::Rows({
-                    let mut rows = Vec::with_capacity(w.len());
-                    for_each_in_packed_order(g, |i| rows.push(w[i]));
-                    rows
-                }),
-            },
-        }
+        Self::with_weights(g, Some(w))
+    }
+
+    /// The weight-gradient plan of `g`: no packed weights, no Winograd transform.
+    fn for_weight_gradient(g: &ConvGeometry) -> Self {
+        Self::with_weights(g, None)
     }
 
     /// Scratch memory for [`Self::run`].
@@ -135,6 +161,10 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
                 forward: TapForward::Winograd(winograd),
                 ..
             } => winograd.scratch_len(),
+            Method::Taps {
+                forward: TapForward::Absent,
+                ..
+            } => 0,
         };
         Scratch::zeroed(len, RUN)
     }
@@ -156,7 +186,12 @@ impl<E: Element> GridPlan<E> for ShiftedConv<E> {
         assert_eq!(x.len(), c * g.in_area(), "shifted conv: input length");
         assert_eq!(y.len(), f * g.out_area(), "shifted conv: output length");
         let rows = match &self.method {
+            Method::Rows(rows) if rows.is_empty() => Self::no_forward(),
             Method::Rows(rows) => rows,
+            Method::Taps {
+                forward: TapForward::Absent,
+                ..
+            } => Self::no_forward(),
             Method::Taps {
                 forward: TapForward::Winograd(winograd),
                 ..
