@@ -124,6 +124,8 @@ impl<E: Element> ShiftedConv<E> {
             filters: self.g.out_channels,
             plane: self.grid.plane,
             grid: self.grid.grid,
+            row: self.grid.row,
+            out_w: self.g.out_w,
             taps: offsets,
             kernel_w: self.g.kernel_w,
             out_area: self.g.out_area(),

@@ -39,8 +39,13 @@ pub struct TapLayout<'a> {
     pub(crate) filters: usize,
     /// Elements of one padded plane.
     pub(crate) plane: usize,
-    /// Elements of one output grid (the weight gradient's sums), a multiple of [`LANES`].
+    /// Elements of one output grid, a multiple of [`LANES`].
     pub(crate) grid: usize,
+    /// Elements of one grid row: OW outputs, then the columns the taps overhang.
+    pub(crate) row: usize,
+    /// Outputs per row (OW): the weight gradient sums over these columns of each grid row
+    /// only, skipping the overhang and the rounding up of the grid.
+    pub(crate) out_w: usize,
     /// Offset of each kernel tap in a plane, in `[ky][kx]` order.
     pub(crate) taps: &'a [usize],
     /// Taps per kernel row (KW).
@@ -340,7 +345,8 @@ unsafe fn tile<const P: usize, const N: usize, const SPLIT: bool>(
 
 #[cfg(target_arch = "x86_64")]
 /// `partial[ky][f][kx][c] += Σ_q dy[f][q] · pixels[q + taps[t]][c]` over the grid positions
-/// `q`, `t` the tap (ky, kx): vectors of 16 channels, so no horizontal sums.
+/// `q` of outputs (the first OW of each row), `t` the tap (ky, kx): vectors of 16 channels,
+/// so no horizontal sums.
 fn weight_gradient(layout: &TapLayout, pixels: &[f32], dy: &[f32], partial: &mut [f32]) {
     let TapLayout {
         channels,
@@ -361,6 +367,11 @@ fn weight_gradient(layout: &TapLayout, pixels: &[f32], dy: &[f32], partial: &mut
         "tap kernel: pixels length"
     );
     assert!(dy.len() >= filters * grid, "tap kernel: gradient length");
+    let (out_w, out_area, row) = (layout.out_w, layout.out_area, layout.row);
+    assert!(
+        out_w > 0 && out_w <= row && out_area % out_w == 0 && out_area / out_w * row <= grid,
+        "tap kernel: output rows inside the grid"
+    );
     assert!(
         kernel_w > 0 && taps.len() % kernel_w == 0,
         "tap kernel: whole kernel rows"
@@ -377,7 +388,8 @@ fn weight_gradient(layout: &TapLayout, pixels: &[f32], dy: &[f32], partial: &mut
 
 #[cfg(target_arch = "x86_64")]
 /// [`weight_gradient`] on checked arguments: every tap's read of a whole grid inside the
-/// plane, `pixels`, `dy` and `partial` at least as long as the layout.
+/// plane, the output rows inside the grid, `pixels`, `dy` and `partial` at least as long as
+/// the layout.
 #[target_feature(enable = "avx512f")]
 unsafe fn weight_gradient_avx512(
     layout: &TapLayout,
@@ -442,15 +454,18 @@ unsafe fn gradient_tile<const N: usize, const T: usize>(
     let offsets: [usize; T] = std::array::from_fn(|t| layout.taps[at.t0 + t] * c + at.c0);
     let (x, d) = (pixels.as_ptr(), dy.as_ptr());
     let mut acc = [[_mm512_setzero_ps(); T]; N];
-    for q in 0..grid {
-        // SAFETY (this and the reads below): in bounds by the caller's guarantee.
-        let ds: [_; N] =
-            std::array::from_fn(|j| _mm512_set1_ps(unsafe { *d.add((at.f0 + j) * grid + q) }));
-        let xq = unsafe { x.add(q * c) };
-        for (t, &offset) in offsets.iter().enumerate() {
-            let xs = unsafe { _mm512_maskz_loadu_ps(at.mask, xq.add(offset)) };
-            for (acc, &d) in acc.iter_mut().zip(&ds) {
-                acc[t] = _mm512_fmadd_ps(d, xs, acc[t]);
+    for first in (0..layout.out_area / layout.out_w).map(|r| r * layout.row) {
+        for q in first..first + layout.out_w {
+            // SAFETY (this and the reads below): in bounds by the caller's guarantee.
+            let ds: [_; N] = std::array::from_fn(|j| {
+                _mm512_set1_ps(unsafe { *d.add((at.f0 + j) * grid + q) })
+            });
+            let xq = unsafe { x.add(q * c) };
+            for (t, &offset) in offsets.iter().enumerate() {
+                let xs = unsafe { _mm512_maskz_loadu_ps(at.mask, xq.add(offset)) };
+                for (acc, &d) in acc.iter_mut().zip(&ds) {
+                    acc[t] = _mm512_fmadd_ps(d, xs, acc[t]);
+                }
             }
         }
     }

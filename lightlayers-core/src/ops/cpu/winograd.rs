@@ -128,6 +128,8 @@ impl<E: Element> Winograd<E> {
             filters: f,
             plane: stride,
             grid: stride,
+            row: stride,
+            out_w: stride,
             taps: &[0],
             kernel_w: 1,
             out_area: stride,
