@@ -115,7 +115,10 @@ impl<E: Element> GridPlan<E> for Depthwise<E> {
             g.out_channels * g.out_area(),
             "depthwise: output length"
         );
-        assert!(!self.w.is_empty(), "depthwise: a weight-gradient plan has no forward");
+        assert!(
+            !self.w.is_empty(),
+            "depthwise: a weight-gradient plan has no forward"
+        );
         let (padded, out) = scratch.for_method(RUN).split_at_mut(g.in_channels * plane);
         self.grid.fill_planes(x, padded);
         for (f, y) in y.chunks_exact_mut(g.out_area()).enumerate() {

@@ -74,12 +74,11 @@ impl<E: Element> ShiftedConv<E> {
                     Some(w) if Winograd::<E>::applies(g) => {
                         TapForward::Winograd(Winograd::new(g, w, kernels))
                     }
-                    Some(w) => TapForward::Direct(tap_kernel::pack(
-                        g.out_channels,
-                        c,
-                        taps,
-                        |f, ci, t| w[(f * c + ci) * taps + t],
-                    )),
+                    Some(w) => {
+                        TapForward::Direct(tap_kernel::pack(g.out_channels, c, taps, |f, ci, t| {
+                            w[(f * c + ci) * taps + t]
+                        }))
+                    }
                 };
                 Self {
                     g: *g,

@@ -457,9 +457,8 @@ unsafe fn gradient_tile<const N: usize, const T: usize>(
     for first in (0..layout.out_area / layout.out_w).map(|r| r * layout.row) {
         for q in first..first + layout.out_w {
             // SAFETY (this and the reads below): in bounds by the caller's guarantee.
-            let ds: [_; N] = std::array::from_fn(|j| {
-                _mm512_set1_ps(unsafe { *d.add((at.f0 + j) * grid + q) })
-            });
+            let ds: [_; N] =
+                std::array::from_fn(|j| _mm512_set1_ps(unsafe { *d.add((at.f0 + j) * grid + q) }));
             let xq = unsafe { x.add(q * c) };
             for (t, &offset) in offsets.iter().enumerate() {
                 let xs = unsafe { _mm512_maskz_loadu_ps(at.mask, xq.add(offset)) };
