@@ -87,7 +87,9 @@ pub trait NetworkModel<N: Network, E: Element, D: Backend<E>>:
     fn try_logits(&self, x: Images<N, E, D>) -> Result<Logits<N, E, D>, D::Err>;
 
     /// Training: class scores before any final `softmax`, batch norm on batch statistics
-    /// (updating the moving ones), recorded on the tape.
+    /// (updating the moving ones), recorded on the tape. The images are data: the gradient
+    /// with respect to them is not computed where that saves work (it stays zero; dfdx's
+    /// `ModuleMut`, which the models also implement, computes it).
     fn try_logits_train(
         &mut self,
         x: Images<N, E, D, OwnedTape<E, D>>,

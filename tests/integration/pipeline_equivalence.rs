@@ -153,3 +153,68 @@ fn cifar_families() {
     check::<Cifar10Separable>(2);
     check::<Cifar100Light<2>>(2);
 }
+
+network! {
+    /// Starts with an identity residual: the input feeds a convolution and the addition.
+    pub IdentityFirst = input(3, 8, 8) -> residual(conv(3) -> bn) -> relu -> max_pool(2)
+        -> global_avg_pool -> dense(4);
+    /// Starts with pooling, batch norm and a ReLU before any convolution.
+    pub PoolFirst = input(2, 8, 8) -> max_pool(2) -> bn -> relu -> conv(4) -> relu
+        -> global_avg_pool -> dense(3);
+}
+
+/// `try_logits_train` skips the images' gradient and nothing else: the same logits and
+/// parameter gradients, bit for bit, as the inherent `try_forward_logits_mut` (what the
+/// models' `ModuleMut` runs), which computes it. A macro: the inherent method needs the
+/// concrete model type.
+macro_rules! check_images_as_data {
+    ($net:ty, $batch:expr) => {{
+        type N = $net;
+        let dev = Cpu::seed_from_u64(3);
+        let [c, h, w] = N::INPUT_SHAPE;
+        let x: Images<N, f64, Cpu> = dev.sample_normal_like(&($batch, c, h, w)).reshape_like(&(
+            $batch,
+            Default::default(),
+            Default::default(),
+            Default::default(),
+        ));
+        let mut model = N::try_build::<f64, Cpu>(&dev).unwrap();
+        let mut other = model.clone();
+        let backward = |logits: TrainLogits<N, f64, Cpu>,
+                        model: &<N as Network>::Model<f64, Cpu>| {
+            let r: Tensor<(usize, <N as Network>::Classes), f64, Cpu> =
+                Cpu::seed_from_u64(7).sample_normal_like(logits.shape());
+            let out = logits.retaped::<NoneTape>().as_vec();
+            let grads = (logits * r).sum().backward();
+            (out, collect(model, Some(&grads)), grads.get(&x).as_vec())
+        };
+        let as_data = model
+            .try_logits_train(x.clone().traced(Gradients::leaky()))
+            .unwrap();
+        let (out_data, grads_data, gx_data) = backward(as_data, &model);
+        let as_any = other
+            .try_forward_logits_mut(x.clone().traced(Gradients::leaky()))
+            .unwrap();
+        let (out_any, grads_any, gx_any) = backward(as_any, &other);
+        assert_eq!(out_data, out_any, "{} logits", N::NAME);
+        assert_eq!(grads_data, grads_any, "{} parameter gradients", N::NAME);
+        assert!(
+            gx_data.iter().all(|&g| g == 0.0),
+            "{}: images' gradient",
+            N::NAME
+        );
+        assert!(
+            gx_any.iter().any(|&g| g != 0.0),
+            "{}: input gradient",
+            N::NAME
+        );
+    }};
+}
+
+#[test]
+fn training_images_get_no_gradient() {
+    check_images_as_data!(MnistConv, 2);
+    check_images_as_data!(Cifar10Conv, 2);
+    check_images_as_data!(IdentityFirst, 2);
+    check_images_as_data!(PoolFirst, 2);
+}

@@ -4,7 +4,9 @@ use dfdx::prelude::*;
 
 use super::mac_count::MacCount;
 use super::param_count::ParamCount;
-use crate::ops::pipeline::{dyn_view, BatchNormState, BnMode, BnParams, DynVec, Stage};
+use crate::ops::pipeline::{
+    dyn_view, BatchNormState, BnMode, BnParams, DynVec, InputGradient, Stage,
+};
 use crate::ops::Backend;
 use crate::Element;
 
@@ -153,7 +155,11 @@ impl<const C: usize, E: Element, D: Backend<E>> BatchNorm<C, E, D> {
         stage: Stage<'_, E, D>,
     ) -> Result<Tensor<S, E, D, T>, D::Err> {
         let shape = *x.shape();
-        let y = D::try_pipeline(x.try_reshape_like(&dims)?, &mut [stage])?;
+        let y = D::try_pipeline(
+            x.try_reshape_like(&dims)?,
+            &mut [stage],
+            InputGradient::Computed,
+        )?;
         y.try_reshape_like(&shape)
     }
 }

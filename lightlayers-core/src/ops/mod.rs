@@ -16,7 +16,7 @@ pub use geometry::{conv_output_side, pool_output_side, Conv2dSpec, ConvGeometry,
 
 use dfdx::prelude::*;
 
-use self::pipeline::{DynMap, DynVec, Stage};
+use self::pipeline::{DynMap, DynVec, InputGradient, Stage};
 use crate::Element;
 
 /// A dfdx device the layers can run on: dfdx's own ops plus this crate's convolution and
@@ -44,11 +44,14 @@ pub trait Backend<E: Element>: Device<E> + DeviceBuildExt + Synchronize {
     ) -> Result<DynMap<E, Self, T>, Self::Err>;
 
     /// Runs a chain of spatial stages as one operation: see [`pipeline`]. The default walks
-    /// the stages with the per-op implementations.
+    /// the stages with the per-op implementations (and computes the input's gradient even
+    /// when `input_gradient` says it may be skipped).
     fn try_pipeline<T: Tape<E, Self>>(
         x: DynMap<E, Self, T>,
         stages: &mut [Stage<'_, E, Self>],
+        input_gradient: InputGradient,
     ) -> Result<DynMap<E, Self, T>, Self::Err> {
+        let _ = input_gradient;
         pipeline::run_unfused(x, stages)
     }
 }
@@ -84,12 +87,13 @@ where
     fn try_pipeline<T: Tape<E, Self>>(
         x: DynMap<E, Self, T>,
         stages: &mut [Stage<'_, E, Self>],
+        input_gradient: InputGradient,
     ) -> Result<DynMap<E, Self, T>, Self::Err> {
         #[cfg(feature = "reference-ops")]
         if reference::active() {
             return pipeline::run_unfused(x, stages);
         }
-        cpu::fused::pipeline(x, stages)
+        cpu::fused::pipeline(x, stages, input_gradient)
     }
 }
 

@@ -92,6 +92,17 @@ pub enum Stage<'a, E: Element, D: Backend<E>> {
     },
 }
 
+/// Whether a pipeline computes the gradient with respect to its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputGradient {
+    /// Computed: the input is an activation, or a tensor whose gradient its caller reads.
+    Computed,
+    /// Not computed where the executor can skip it (the fused CPU one does; the gradient is
+    /// left as it was, zero): the input is a batch of data. The first convolutions' input
+    /// gradients are work that a training step throws away.
+    Skipped,
+}
+
 /// Runs `stages` with the per-op implementations (what devices without a fused executor do).
 pub fn run_unfused<E: Element, D: Backend<E>, T: Tape<E, D>>(
     mut x: DynMap<E, D, T>,

@@ -39,7 +39,9 @@ fn pipelined(layer: &Checked) -> bool {
 }
 
 /// Statements that turn `x` into the chain's output, also named `x`. A final `softmax` is left
-/// out: these compute scores, and `Module::forward` applies it.
+/// out: these compute scores, and `Module::forward` applies it. In training, a pipeline that
+/// starts the chain is told whether to compute its input's gradient by the variable
+/// `input_gradient` in scope.
 pub fn chain(p: &Paths, layers: &[Checked], mode: Mode) -> TokenStream {
     let mut out = TokenStream::new();
     let mut i = 0;
@@ -48,7 +50,13 @@ pub fn chain(p: &Paths, layers: &[Checked], mode: Mode) -> TokenStream {
             let end = (i..layers.len())
                 .find(|&j| !pipelined(&layers[j]))
                 .unwrap_or(layers.len());
-            out.extend(pipeline(p, &layers[i..end], mode));
+            let input_gradient = if i == 0 && mode == Mode::Train {
+                quote!(input_gradient)
+            } else {
+                let ty = p.input_gradient();
+                quote!(#ty::Computed)
+            };
+            out.extend(pipeline(p, &layers[i..end], mode, input_gradient));
             i = end;
         } else {
             out.extend(step(p, &layers[i], mode));
@@ -67,7 +75,7 @@ fn tape(p: &Paths, mode: Mode) -> TokenStream {
 }
 
 /// One pipeline call for a run of spatial layers.
-fn pipeline(p: &Paths, layers: &[Checked], mode: Mode) -> TokenStream {
+fn pipeline(p: &Paths, layers: &[Checked], mode: Mode, input_gradient: TokenStream) -> TokenStream {
     let dfdx = &p.dfdx;
     let private = &p.private;
     let tape = tape(p, mode);
@@ -84,7 +92,7 @@ fn pipeline(p: &Paths, layers: &[Checked], mode: Mode) -> TokenStream {
             let x = #dfdx::tensor_ops::ReshapeTo::try_reshape_like(x, &(b, c, h, w))?;
             let mut stages = #private::vec![];
             #pushes
-            let y = <D as #private::Backend<E>>::try_pipeline(x, &mut stages)?;
+            let y = <D as #private::Backend<E>>::try_pipeline(x, &mut stages, #input_gradient)?;
             ::core::mem::drop(stages);
             let dims = (
                 batch,

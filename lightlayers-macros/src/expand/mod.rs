@@ -96,6 +96,7 @@ pub fn expand(net: &CheckedNetwork) -> TokenStream {
 
     let infer = forward::chain(&p, &net.layers, Mode::Infer);
     let train = forward::chain(&p, &net.layers, Mode::Train);
+    let input_gradient = p.input_gradient();
     let last = &net
         .layers
         .last()
@@ -213,6 +214,21 @@ pub fn expand(net: &CheckedNetwork) -> TokenStream {
                 #dfdx::tensor::Tensor<#output_shape, E, D, #dfdx::tensor::OwnedTape<E, D>>,
                 D::Err,
             > {
+                self.try_forward_logits_train(x, #input_gradient::Computed)
+            }
+
+            /// [`Self::try_forward_logits_mut`], saying whether the gradient with respect to
+            /// `x` is wanted: a training step's images need none, and the CPU then skips the
+            /// first layers' input-gradient work (the gradient of `x` stays zero).
+            pub fn try_forward_logits_train<B: #dfdx::shapes::Dim>(
+                &mut self,
+                x: #dfdx::tensor::Tensor<#input_shape, E, D, #dfdx::tensor::OwnedTape<E, D>>,
+                input_gradient: #input_gradient,
+            ) -> #private::Result<
+                #dfdx::tensor::Tensor<#output_shape, E, D, #dfdx::tensor::OwnedTape<E, D>>,
+                D::Err,
+            > {
+                let _ = input_gradient;
                 #train
                 ::core::result::Result::Ok(x)
             }
@@ -266,7 +282,7 @@ pub fn expand(net: &CheckedNetwork) -> TokenStream {
                 #private::lightlayers_core::Logits<#name<#const_args>, E, D, #dfdx::tensor::OwnedTape<E, D>>,
                 D::Err,
             > {
-                self.try_forward_logits_mut(x)
+                self.try_forward_logits_train(x, #input_gradient::Skipped)
             }
 
             fn try_penalty(

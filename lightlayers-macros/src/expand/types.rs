@@ -25,6 +25,12 @@ impl Paths {
         let private = &self.private;
         quote!(#private::lightlayers_core::ops::pipeline::Stage)
     }
+
+    /// The pipeline's `InputGradient` type.
+    pub fn input_gradient(&self) -> TokenStream {
+        let private = &self.private;
+        quote!(#private::lightlayers_core::ops::pipeline::InputGradient)
+    }
 }
 
 /// The layer's type name and const generics, for a layer with weights.

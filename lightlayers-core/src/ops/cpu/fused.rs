@@ -10,7 +10,9 @@ use super::buffer_pool::pool;
 use super::max_pool2d::PoolGeometry;
 use super::tape::{buffer, elements, put_grad, take_grad};
 use crate::ops::geometry::{Conv2dSpec, ConvGeometry};
-use crate::ops::pipeline::{BatchNormState, BnMode, BnParams, ConvStage, DynMap, DynVec, Stage};
+use crate::ops::pipeline::{
+    BatchNormState, BnMode, BnParams, ConvStage, DynMap, DynVec, InputGradient, Stage,
+};
 use crate::Element;
 
 type Param<E> = Tensor<(usize, usize, usize, usize), E, Cpu>;
@@ -419,6 +421,8 @@ fn run_conv<E: Element>(
 /// Gradient buffers of the activations, allocated on first use.
 struct Grads<E> {
     bufs: Vec<Option<Vec<E>>>,
+    /// The activation whose gradient nobody reads (the pipeline's input, when it is data).
+    unwanted: Option<usize>,
 }
 
 impl<E: Element> Grads<E> {
@@ -430,6 +434,11 @@ impl<E: Element> Grads<E> {
         let accumulate = self.bufs[i].is_some();
         let buf = self.bufs[i].get_or_insert_with(|| pool::<E>().take(len));
         (buf, accumulate)
+    }
+
+    /// [`Self::for_kernel`], or `None` for the activation whose gradient is unwanted.
+    fn wanted(&mut self, i: usize, len: usize) -> Option<(&mut Vec<E>, bool)> {
+        (self.unwanted != Some(i)).then(|| self.for_kernel(i, len))
     }
 }
 
@@ -470,13 +479,16 @@ fn backward<E: Element>(
                 let mut gw = pool.zeroed(w.len());
                 let mut gb = bias.as_ref().map(|_| pool.zeroed(geom.out_channels));
                 let len = arena.get(*input).len();
-                let (gx, accumulate) = g.for_kernel(*input, len);
+                let (gx, accumulate) = match g.wanted(*input, len) {
+                    Some((gx, accumulate)) => (Some(&mut gx[..]), accumulate),
+                    None => (None, false),
+                };
                 E::conv2d_backward(
                     geom,
                     arena.get(*input),
                     &w,
                     &gy,
-                    Some(gx),
+                    gx,
                     accumulate,
                     &mut gw,
                     gb.as_deref_mut(),
@@ -506,7 +518,10 @@ fn backward<E: Element>(
                 let mut gs = vec![E::zero(); geom.channels];
                 let mut gb = vec![E::zero(); geom.channels];
                 let len = arena.get(*input).len();
-                let (gx, accumulate) = g.for_kernel(*input, len);
+                let (gx, accumulate) = match g.wanted(*input, len) {
+                    Some((gx, accumulate)) => (Some(&mut gx[..]), accumulate),
+                    None => (None, false),
+                };
                 E::bn_backward(
                     geom,
                     arena.get(*input),
@@ -516,7 +531,7 @@ fn backward<E: Element>(
                     inv_std,
                     scale_data,
                     &gy,
-                    Some(gx),
+                    gx,
                     accumulate,
                     &mut gs,
                     &mut gb,
@@ -530,8 +545,9 @@ fn backward<E: Element>(
                     continue;
                 };
                 let len = arena.get(*input).len();
-                let (gx, accumulate) = g.for_kernel(*input, len);
-                E::relu_backward(arena.get(*output), &gy, accumulate, gx);
+                if let Some((gx, accumulate)) = g.wanted(*input, len) {
+                    E::relu_backward(arena.get(*output), &gy, accumulate, gx);
+                }
                 pool.give(gy);
             }
             Node::MaxPool {
@@ -544,8 +560,9 @@ fn backward<E: Element>(
                     continue;
                 };
                 let len = arena.get(*input).len();
-                let (gx, accumulate) = g.for_kernel(*input, len);
-                E::max_pool2d_backward(geom, argmax, &gy, accumulate, gx);
+                if let Some((gx, accumulate)) = g.wanted(*input, len) {
+                    E::max_pool2d_backward(geom, argmax, &gy, accumulate, gx);
+                }
                 pool.give(gy);
             }
             Node::Add { a, b, output, relu } => {
@@ -556,11 +573,13 @@ fn backward<E: Element>(
                     E::mask_by_positive(arena.get(*output), &mut gy);
                 }
                 // both branches receive the gradient unchanged: the second takes the buffer
-                match g.for_kernel(*a, gy.len()) {
-                    (ga, true) => E::accumulate(ga, &gy),
-                    (ga, false) => E::copy(ga, &gy),
+                match g.wanted(*a, gy.len()) {
+                    Some((ga, true)) => E::accumulate(ga, &gy),
+                    Some((ga, false)) => E::copy(ga, &gy),
+                    None => {}
                 }
                 match &mut g.bufs[*b] {
+                    _ if g.unwanted == Some(*b) => pool.give(gy),
                     Some(gb) => {
                         E::accumulate(gb, &gy);
                         pool.give(gy);
@@ -573,10 +592,13 @@ fn backward<E: Element>(
     Ok(())
 }
 
-/// Runs a stage list on `Cpu` as one tape operation.
+/// Runs a stage list on `Cpu` as one tape operation; with [`InputGradient::Skipped`] its
+/// backward leaves the input's gradient as it is, and computes none of the convolutions'
+/// and other stages' gradients with respect to it.
 pub fn pipeline<E: Element, T: Tape<E, Cpu>>(
     x: DynMap<E, Cpu, T>,
     stages: &mut [Stage<'_, E, Cpu>],
+    input_gradient: InputGradient,
 ) -> Result<DynMap<E, Cpu, T>, CpuError>
 where
     Cpu: Device<E>,
@@ -625,19 +647,28 @@ where
     }
     let (x_ghost, out_ghost) = (x.ghost(), out.ghost());
     let n_acts = arena.data.len();
+    let skip_input = input_gradient == InputGradient::Skipped;
     tape.add_backward_op(move |grads| {
         let mut g = Grads {
             bufs: (0..n_acts).map(|_| None).collect(),
+            unwanted: skip_input.then_some(input),
         };
         g.bufs[output] = Some(take_grad!(grads, &out_ghost));
-        g.bufs[input] = Some(take_grad!(grads, &x_ghost));
+        if skip_input {
+            // zero, but there: dfdx's `Gradients::get` panics on a missing gradient
+            grads.get_or_alloc_mut(&x_ghost)?;
+        } else {
+            g.bufs[input] = Some(take_grad!(grads, &x_ghost));
+        }
         // the output gradient must survive for dfdx: the conv node would mask it in place
         let out_grad = g.bufs[output].clone();
         on_worker(|| backward(&nodes, &arena, &mut g, grads))?;
-        let grad_x = g.bufs[input]
-            .take()
-            .expect("input gradient is never released");
-        put_grad!(grads, &x_ghost, grad_x);
+        if !skip_input {
+            let grad_x = g.bufs[input]
+                .take()
+                .expect("input gradient is never released");
+            put_grad!(grads, &x_ghost, grad_x);
+        }
         put_grad!(grads, &out_ghost, out_grad.expect("set above"));
         let pool = pool::<E>();
         g.bufs.into_iter().flatten().for_each(|b| pool.give(b));
