@@ -440,6 +440,15 @@ impl<E: Element> Grads<E> {
     fn wanted(&mut self, i: usize, len: usize) -> Option<(&mut Vec<E>, bool)> {
         (self.unwanted != Some(i)).then(|| self.for_kernel(i, len))
     }
+
+    /// [`Self::wanted`] as the kernels that take an optional input gradient see it: no buffer
+    /// (and nothing to accumulate) for the unwanted activation.
+    fn for_optional_kernel(&mut self, i: usize, len: usize) -> (Option<&mut [E]>, bool) {
+        match self.wanted(i, len) {
+            Some((gx, accumulate)) => (Some(gx), accumulate),
+            None => (None, false),
+        }
+    }
 }
 
 /// Accumulates `delta` into the gradient dfdx holds for parameter `t`.
@@ -479,10 +488,7 @@ fn backward<E: Element>(
                 let mut gw = pool.zeroed(w.len());
                 let mut gb = bias.as_ref().map(|_| pool.zeroed(geom.out_channels));
                 let len = arena.get(*input).len();
-                let (gx, accumulate) = match g.wanted(*input, len) {
-                    Some((gx, accumulate)) => (Some(&mut gx[..]), accumulate),
-                    None => (None, false),
-                };
+                let (gx, accumulate) = g.for_optional_kernel(*input, len);
                 E::conv2d_backward(
                     geom,
                     arena.get(*input),
@@ -518,10 +524,7 @@ fn backward<E: Element>(
                 let mut gs = vec![E::zero(); geom.channels];
                 let mut gb = vec![E::zero(); geom.channels];
                 let len = arena.get(*input).len();
-                let (gx, accumulate) = match g.wanted(*input, len) {
-                    Some((gx, accumulate)) => (Some(&mut gx[..]), accumulate),
-                    None => (None, false),
-                };
+                let (gx, accumulate) = g.for_optional_kernel(*input, len);
                 E::bn_backward(
                     geom,
                     arena.get(*input),
