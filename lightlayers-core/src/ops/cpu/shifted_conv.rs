@@ -32,7 +32,8 @@ pub(crate) struct ShiftedConv<E> {
 
 /// How the convolution runs, with its weights packed for the forward.
 enum Method<E> {
-    /// One matrix product per kernel row on shifted copies; weights as `[ky][f][kx][c]`.
+    /// One matrix product per kernel row on shifted copies; weights as `[ky][f][kx][c]` (none
+    /// in a weight-gradient plan).
     Rows(Vec<E>),
     /// The register-tiled kernels: the forward by `forward`, the weight gradient on one
     /// padded copy with taps in `[ky][kx]` order at `offsets`.
